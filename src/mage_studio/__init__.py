@@ -1,0 +1,3 @@
+"""Mage Studio API: an AI video studio backend."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Authentication: tokens, passwords, social providers, password reset."""

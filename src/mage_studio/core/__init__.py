@@ -1,0 +1,1 @@
+"""Shared plumbing: database, routing, pagination, storage, security, mail, events."""

@@ -1,0 +1,63 @@
+"""Response envelopes and list metadata shared by every domain."""
+
+from __future__ import annotations
+
+from math import ceil
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+MAX_PER_PAGE = 100
+
+
+class Envelope(BaseModel, Generic[T]):
+    """`{"data": ...}`: the wrapper of every non-video endpoint."""
+
+    data: T
+
+
+class Message(BaseModel):
+    msg: str
+
+
+class PageMeta(BaseModel):
+    current_page: int
+    per_page: int
+    total: int
+    last_page: int
+
+
+class Page(BaseModel, Generic[T]):
+    """A page of a list: `{"data": [...], "meta": {...}}`."""
+
+    data: list[T]
+    meta: PageMeta
+
+
+class PageParams(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    page: int = Field(default=1, ge=1)
+    per_page: int = Field(default=20, ge=1, le=MAX_PER_PAGE)
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+    def meta(self, total: int) -> PageMeta:
+        return PageMeta(
+            current_page=self.page,
+            per_page=self.per_page,
+            total=total,
+            last_page=max(1, ceil(total / self.per_page)),
+        )
+
+
+def page_params(
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 20,
+) -> PageParams:
+    return PageParams(page=page, per_page=per_page)

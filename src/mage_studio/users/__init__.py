@@ -1,0 +1,1 @@
+"""User accounts: profile, roles and admin user management."""

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mage_studio.core.db import Base, TimestampMixin, UtcDateTime
+
+
+class Role(StrEnum):
+    USER = "user"
+    ADMIN = "admin"
+    SELLER = "seller"
+
+
+class User(TimestampMixin, Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored lower-cased, which makes the unique index case-insensitive.
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    login: Mapped[str] = mapped_column(String(255), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
+    profile_image: Mapped[str | None] = mapped_column(String(1024), default=None)
+    online: Mapped[bool] = mapped_column(Boolean, default=False)
+    confirm_send_email: Mapped[bool] = mapped_column(Boolean, default=True)
+    email_verified_at: Mapped[datetime | None] = mapped_column(
+        UtcDateTime, default=None
+    )
+    password_reset_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    license_accepted: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    priority_tier: Mapped[int] = mapped_column(Integer, default=0)
+    # Tokens issued before this instant are revoked (password change, reset, admin).
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(
+        UtcDateTime, default=None
+    )
+
+    role_rows: Mapped[list[UserRole]] = relationship(
+        back_populates="user",
+        lazy="selectin",
+        cascade="all, delete-orphan",
+        order_by="UserRole.role",
+    )
+
+    @property
+    def roles(self) -> list[str]:
+        return [row.role for row in self.role_rows] or [Role.USER.value]
+
+    def has_role(self, role: Role | str) -> bool:
+        return str(role) in self.roles
+
+    @property
+    def is_admin(self) -> bool:
+        return self.has_role(Role.ADMIN)
+
+    def set_roles(self, roles: list[str]) -> None:
+        wanted = sorted(set(roles) | {Role.USER.value})
+        self.role_rows = [row for row in self.role_rows if row.role in wanted] + [
+            UserRole(role=role)
+            for role in wanted
+            if role not in {row.role for row in self.role_rows}
+        ]
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+    user: Mapped[User] = relationship(back_populates="role_rows")

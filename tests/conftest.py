@@ -1,0 +1,134 @@
+"""Shared fixtures: a migrated database (SQLite or PostgreSQL), the app, a client.
+
+`MAGE_TEST_DATABASE_URL` selects the database: `sqlite` (default) uses a file in a
+temporary folder; a `postgresql+asyncpg://` URL uses that server, recreating the
+database named in it. Tests needing PostgreSQL fail in CI (`CI` set) when it is
+unreachable and skip elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mage_studio.app import create_app
+from mage_studio.config import Environment, Settings
+from mage_studio.core.migrations import upgrade
+from mage_studio.models import metadata
+from tests.postgres import recreate_database
+
+TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+SAMPLES_DIR = Path(
+    os.environ.get(
+        "MAGE_SAMPLES_DIR", str(Path(__file__).resolve().parents[2] / "shared")
+    )
+)
+
+
+def _requested_database() -> str:
+    return os.environ.get("MAGE_TEST_DATABASE_URL", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Create and migrate the test database once per run."""
+    requested = _requested_database()
+    if requested == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    else:
+        url = requested
+        recreate_database(url)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def is_postgres(database_url: str) -> bool:
+    return make_url(database_url).get_backend_name() == "postgresql"
+
+
+@pytest.fixture(scope="session")
+def storage_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("storage")
+
+
+def make_settings(
+    database_url: str, storage_root: Path, **overrides: object
+) -> Settings:
+    values: dict[str, object] = {
+        "env": Environment.TEST,
+        "database_url": database_url,
+        "storage_path": storage_root,
+        "log_path": storage_root / "log",
+        "jwt_secret": TEST_JWT_SECRET,
+        "embedded_workers": 0,
+        "redis_url": None,
+        "smtp_url": None,
+        "public_url": "http://testserver",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(database_url: str, storage_root: Path) -> Settings:
+    return make_settings(database_url, storage_root)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    yield application
+    await _empty_tables(application)
+    await application.state.database.dispose()
+
+
+async def _empty_tables(application: FastAPI) -> None:
+    database = application.state.database
+    tables = [table.name for table in metadata.sorted_tables]
+    async with database.engine.begin() as connection:
+        if database.is_sqlite:
+            for name in reversed(tables):
+                await connection.execute(text(f'DELETE FROM "{name}"'))
+        elif tables:
+            quoted = ", ".join(f'"{name}"' for name in tables)
+            await connection.execute(
+                text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+            )
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://testserver"
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+async def session(app: FastAPI) -> AsyncIterator[AsyncSession]:
+    """A session on the app's database; the test commits what it sets up."""
+    async with app.state.database.sessionmaker() as db_session:
+        yield db_session
+
+
+@pytest.fixture
+def samples_dir() -> Path:
+    """The folder of real-world media and settings samples, or skip."""
+    if not (SAMPLES_DIR / "media").is_dir():
+        pytest.skip(f"real-world samples not found in {SAMPLES_DIR}")
+    return SAMPLES_DIR
+
+
+def run_sync(coroutine: object) -> object:
+    """Run a coroutine from synchronous test code (CLI tests)."""
+    return asyncio.run(coroutine)  # type: ignore[arg-type]
