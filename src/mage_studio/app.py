@@ -16,6 +16,7 @@ from mage_studio.core import system
 from mage_studio.core.db import Database
 from mage_studio.core.middleware import RequestContextMiddleware
 from mage_studio.core.openapi import install_openapi
+from mage_studio.domains import domain_modules
 from mage_studio.errors import install_error_handlers
 from mage_studio.logging import configure_logging
 
@@ -58,8 +59,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     log.info("api_stopped")
 
 
-def _include_routers(app: FastAPI) -> None:
+def _install_domains(app: FastAPI) -> None:
     app.include_router(system.router)
+    for module in domain_modules("router"):
+        app.include_router(module.router)
+    for module in domain_modules("hooks"):
+        module.install(app)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -90,6 +95,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["X-Request-ID", "Retry-After"],
     )
     app.add_middleware(RequestContextMiddleware)
-    _include_routers(app)
+    _install_domains(app)
     install_openapi(app)
     return app

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from mage_studio.config import Settings, get_settings
 from mage_studio.core.db import Database
+from mage_studio.domains import domain_modules
 
 app = typer.Typer(
     help="Mage Studio API: serve the API, run workers, manage the database.",
@@ -171,7 +172,7 @@ def shell() -> None:
         "select": select,
         "models": models,
     }
-    namespace.update({name: getattr(models, name) for name in models.__all__})
+    namespace.update(models.registry)
     banner = "Mage Studio shell: settings, database, session, run(), select, models"
     try:
         code.interact(banner=banner, local=namespace)
@@ -193,6 +194,13 @@ def log_clear() -> None:
             cleared += 1
     console.print(f"Cleared {cleared} log file(s) in {folder}.")
 
+
+def _register_domain_commands() -> None:
+    for module in domain_modules("cli"):
+        module.register(app)
+
+
+_register_domain_commands()
 
 if __name__ == "__main__":
     app()

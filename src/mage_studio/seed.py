@@ -10,13 +10,14 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.config import Settings
+from mage_studio.domains import domain_modules
 
 Seeder = Callable[[AsyncSession, Settings], Awaitable[None]]
 
 
 def seeders() -> list[Seeder]:
-    """Return the seeders of every domain, in the order they must run."""
-    return []
+    """Return the seeders of every domain, in domain order."""
+    return [module.seed for module in domain_modules("seed")]
 
 
 async def seed_all(session: AsyncSession, settings: Settings) -> list[str]:
