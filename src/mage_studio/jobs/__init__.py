@@ -1,0 +1,1 @@
+"""Video jobs: uploads, previews, full renders, their catalogs and state machine."""

@@ -1,0 +1,1 @@
+"""The render queue: claims, leases, heartbeats, the reaper, placement and ETA."""
