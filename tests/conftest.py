@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.app import create_app
 from mage_studio.config import Environment, Settings
+from mage_studio.core.db import Database
 from mage_studio.core.migrations import upgrade
 from mage_studio.models import metadata
 from tests.postgres import recreate_database
@@ -87,12 +88,12 @@ def settings(database_url: str, storage_root: Path) -> Settings:
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     yield application
-    await _empty_tables(application)
+    await empty_tables(application.state.database)
     await application.state.database.dispose()
 
 
-async def _empty_tables(application: FastAPI) -> None:
-    database = application.state.database
+async def empty_tables(database: Database) -> None:
+    """Delete every row so the next test starts from an empty schema."""
     tables = [table.name for table in metadata.sorted_tables]
     async with database.engine.begin() as connection:
         if database.is_sqlite:

@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.database_url,
         pool_size=settings.database_pool_size,
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        null_pool=settings.database_null_pool,
     )
     app.state.service_factories = []
 

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(
         default=10, ge=1, description="Connections kept per API process (PostgreSQL)."
     )
+    database_null_pool: bool = Field(
+        default=False,
+        description="Open a new connection per session instead of pooling (for "
+        "short-lived processes and tests that run on several event loops).",
+    )
     sqlite_busy_timeout_ms: int = Field(
         default=10_000,
         ge=0,
@@ -154,6 +159,18 @@ class Settings(BaseSettings):
         ge=0,
         description="GPU credits granted at sign-up (default 500 in development, 0 "
         "otherwise).",
+    )
+    currency: str = Field(
+        default="USD",
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 code of the money balance. Prices, balances and finance "
+        "operations are integers in its minor unit (cents for USD).",
+    )
+    free_preview_frames: int = Field(
+        default=0,
+        ge=0,
+        description="Preview frames per render that cost no credits; frames beyond "
+        "this allowance are charged at the model's per-frame rate.",
     )
     rate_limit_per_minute: int = Field(
         default=60, ge=1, description="Requests per minute per user or IP on /api."

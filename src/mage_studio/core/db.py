@@ -71,7 +71,12 @@ class Database:
     """One engine and its session factory."""
 
     def __init__(
-        self, url: str, *, pool_size: int = 10, busy_timeout_ms: int = 10_000
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        busy_timeout_ms: int = 10_000,
+        null_pool: bool = False,
     ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
@@ -82,6 +87,8 @@ class Database:
             # A fresh connection per checkout keeps aiosqlite threads short-lived.
             kwargs["poolclass"] = NullPool
             kwargs["connect_args"] = {"timeout": busy_timeout_ms / 1000}
+        elif null_pool:
+            kwargs["poolclass"] = NullPool
         else:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = pool_size

@@ -1,10 +1,10 @@
 """Request-scoped database sessions, committed at the request boundary.
 
 Routers are built with `APIRouter(route_class=DbRoute)`. The first `DbSession`
-dependency opens a session; when the endpoint returns, `DbRoute` commits it before the
-response is sent (so a failed commit still produces a proper error response), then runs
-the callbacks registered with `after_commit` (events, notifications, queue wake-ups).
-Services only flush.
+dependency opens a session. When the endpoint returns, `DbRoute` commits it before the
+response is sent, so a failed commit still produces a proper error response. Then it
+runs the callbacks registered with `after_commit` (events, notifications, queue
+wake-ups). Services only flush.
 """
 
 from __future__ import annotations

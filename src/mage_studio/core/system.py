@@ -25,7 +25,7 @@ async def health() -> Probe:
 
 @router.get("/ready", response_model=Probe)
 async def ready(request: Request) -> Probe:
-    """Report whether the database answers a query; 503 when it does not."""
+    """Check that the database runs a query; 503 when it does not."""
     database = get_database(request)
     try:
         async with database.engine.connect() as connection:
