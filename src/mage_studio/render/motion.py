@@ -241,20 +241,24 @@ def _perlin(
     """Return one layer of gradient noise with `cells` lattice cells over the image."""
     cells_y, cells_x = cells
     angles = rng.uniform(0, 2 * math.pi, (cells_y + 1, cells_x + 1)).astype(np.float32)
-    gradients = np.stack([np.cos(angles), np.sin(angles)], axis=-1)
+    gradient_x, gradient_y = np.cos(angles), np.sin(angles)
     ys = np.arange(height, dtype=np.float32) * np.float32(cells_y / height)
     xs = np.arange(width, dtype=np.float32) * np.float32(cells_x / width)
     y0, x0 = ys.astype(np.int32), xs.astype(np.int32)
     fy, fx = (ys - y0)[:, None], (xs - x0)[None, :]
 
     def corner(dy: int, dx: int) -> FloatArray:
-        grad = gradients[(y0 + dy)[:, None], (x0 + dx)[None, :]]
-        dot = grad[..., 0] * (fx - dx) + grad[..., 1] * (fy - dy)
-        return np.asarray(dot, dtype=np.float32)
+        rows_x = np.take(gradient_x, y0 + dy, axis=0)
+        rows_y = np.take(gradient_y, y0 + dy, axis=0)
+        grad_x = np.take(rows_x, x0 + dx, axis=1)
+        grad_y = np.take(rows_y, x0 + dx, axis=1)
+        return np.asarray(grad_x * (fx - dx) + grad_y * (fy - dy), dtype=np.float32)
 
+    top_left, top_right = corner(0, 0), corner(0, 1)
+    bottom_left, bottom_right = corner(1, 0), corner(1, 1)
     uy, ux = _fade(fy), _fade(fx)
-    top = corner(0, 0) + ux * (corner(0, 1) - corner(0, 0))
-    bottom = corner(1, 0) + ux * (corner(1, 1) - corner(1, 0))
+    top = top_left + ux * (top_right - top_left)
+    bottom = bottom_left + ux * (bottom_right - bottom_left)
     return np.asarray(math.sqrt(2) * (top + uy * (bottom - top)), dtype=np.float32)
 
 

@@ -29,6 +29,8 @@ from mage_studio.render.imaging import RGBImage
 
 STYLES = ("gradient", "posterize", "ink", "glow")
 NEUTRAL_CFG = 7.0
+LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])
+"""ITU-R BT.601 luma weights, as OpenCV's RGB-to-gray conversion uses."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +52,8 @@ def _palette_colors(digest: bytes, seed: int) -> list[tuple[float, float, float]
     colors = []
     for stop in range(3):
         hue = (base_hue + stop * spread + seed_shift) % 1.0
-        saturation = 0.45 + digest[2 + stop] / 255 * 0.5
-        value = 0.12 + stop * 0.42
-        colors.append(colorsys.hsv_to_rgb(hue, saturation, value))
+        saturation = 0.55 + digest[2 + stop] / 255 * 0.45
+        colors.append(colorsys.hsv_to_rgb(hue, saturation, 0.8))
     return colors
 
 
@@ -60,9 +61,11 @@ def _palette_colors(digest: bytes, seed: int) -> list[tuple[float, float, float]
 def style_for(prompt: str, seed: int, cfg: float = NEUTRAL_CFG) -> PreviewStyle:
     """Return the style for a prompt, seed and cfg.
 
-    The result is cached because Deforum renders reuse them frame after frame.
-    The cfg saturation is baked into the palette, which saves two colour
-    conversions per frame.
+    The palette keeps each gray level's luminance and only adds the hue ramp's
+    colour, scaled by the cfg saturation. Applying the style again therefore
+    keeps the picture's structure, which matters in Deforum's feedback loop,
+    where each frame is the stylised previous frame. Results are cached because
+    Deforum renders reuse them frame after frame.
     """
     digest = hashlib.sha256(prompt.strip().lower().encode("utf-8")).digest()
     colors = np.array(_palette_colors(digest, seed), dtype=np.float32) * 255
@@ -74,10 +77,14 @@ def style_for(prompt: str, seed: int, cfg: float = NEUTRAL_CFG) -> PreviewStyle:
         ],
         axis=-1,
     )
-    luma = ramp @ np.array([0.299, 0.587, 0.114])
+    levels_column = np.arange(256, dtype=np.float64)[:, None]
+    # Full colour in the mid-tones, half of it towards black and white, where
+    # more would only clip.
+    envelope = 0.5 + 0.5 * np.sin(np.pi * levels_column / 255)
+    chroma = (ramp - (ramp @ LUMA_WEIGHTS)[:, None]) * envelope
     saturation = min(max(cfg, 1.0), 30.0) / NEUTRAL_CFG
-    ramp = luma[:, None] + (ramp - luma[:, None]) * saturation
-    palette = np.clip(ramp + 0.5, 0, 255).astype(np.uint8).reshape(256, 1, 3)
+    palette_values = levels_column + chroma * saturation
+    palette = np.clip(palette_values + 0.5, 0, 255).astype(np.uint8).reshape(256, 1, 3)
     kind = STYLES[digest[5] % len(STYLES)]
     levels = 3 + digest[6] % 4
     return PreviewStyle(kind, palette, levels)
@@ -85,7 +92,8 @@ def style_for(prompt: str, seed: int, cfg: float = NEUTRAL_CFG) -> PreviewStyle:
 
 @lru_cache(maxsize=64)
 def _contrast_lut(cfg: float) -> npt.NDArray[np.uint8]:
-    gain = 0.55 + 0.45 * min(max(cfg, 1.0), 30.0) / NEUTRAL_CFG
+    """Return a contrast curve around mid-gray: neutral at cfg 7, +4 % per cfg step."""
+    gain = 1.0 + 0.04 * (min(max(cfg, 1.0), 30.0) - NEUTRAL_CFG)
     values = (np.arange(256, dtype=np.float32) - 128) * gain + 128
     return np.asarray(np.clip(values + 0.5, 0, 255), dtype=np.uint8)
 
@@ -122,20 +130,29 @@ class PreviewBackend(Backend):
         return np.asarray(mixed, dtype=np.uint8)
 
 
+def _restore_contrast(gray: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """Pull the tone range towards a full one, as a diffusion model keeps contrast.
+
+    Without this, Deforum's noise would fade the picture a little more on every
+    frame. Sharpening is deliberately left out: repeated zooms blur the picture
+    less near the zoom centre, and sharpening grows that into a visible cross.
+    """
+    equalized = cv2.equalizeHist(gray)
+    return np.asarray(cv2.addWeighted(gray, 0.6, equalized, 0.4, 0.0), dtype=np.uint8)
+
+
 def _stylise(image: RGBImage, style: PreviewStyle, cfg: float) -> RGBImage:
-    gray = cv2.LUT(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), _contrast_lut(cfg))
+    gray = _restore_contrast(np.asarray(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)))
+    gray = np.asarray(cv2.LUT(gray, _contrast_lut(cfg)), dtype=np.uint8)
     if style.kind == "posterize":
-        gray = cv2.LUT(gray, _posterize_lut(style.levels))
+        gray = np.asarray(cv2.LUT(gray, _posterize_lut(style.levels)), dtype=np.uint8)
     mapped = cv2.applyColorMap(gray, style.palette)
     if style.kind == "ink":
         edges = cv2.Canny(gray, 60, 140)
         mapped = cv2.bitwise_and(mapped, mapped, mask=cv2.bitwise_not(edges))
     elif style.kind == "glow":
-        small = cv2.resize(
-            mapped, (max(1, mapped.shape[1] // 8), max(1, mapped.shape[0] // 8))
-        )
-        halo = cv2.resize(
-            small, (mapped.shape[1], mapped.shape[0]), interpolation=cv2.INTER_LINEAR
-        )
-        mapped = cv2.max(mapped, halo)
+        size = (max(1, mapped.shape[1] // 8), max(1, mapped.shape[0] // 8))
+        small = cv2.resize(mapped, size, interpolation=cv2.INTER_AREA)
+        halo = cv2.resize(small, (mapped.shape[1], mapped.shape[0]))
+        mapped = cv2.addWeighted(mapped, 0.8, halo, 0.2, 0.0)
     return np.asarray(mapped, dtype=np.uint8)
