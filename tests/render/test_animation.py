@@ -6,8 +6,7 @@ import pytest
 
 from mage_studio.render.animation import DeforumPlan, JobDefaults, SeedSequencer
 from mage_studio.render.deforum import parse_settings
-from mage_studio.render.motion import zoom_from_translation_z
-from mage_studio.render.steering import Steering
+from mage_studio.render.steering import Steering, SteeringEaser, ease
 
 DEFAULTS = JobDefaults(
     prompt="a lighthouse",
@@ -62,7 +61,7 @@ def test_motion_from_schedules() -> None:
 
 def test_steering_motion_is_added() -> None:
     steering = Steering(
-        translation_x=2, translation_y=-1, translation_z=10, rotation_z=0.5
+        translation_x=2, translation_y=-1, translation_z=0.05, rotation_z=0.5
     )
 
     values = _plan(
@@ -72,11 +71,11 @@ def test_steering_motion_is_added() -> None:
     assert values.motion.translation_x == 5
     assert values.motion.translation_y == -1
     assert values.motion.angle == 1.5
-    assert values.motion.zoom == pytest.approx(1.02 * zoom_from_translation_z(10))
+    assert values.motion.zoom == pytest.approx(1.07)  # live zoom adds to the factor
     assert values.steering == {
         "translation_x": 2,
         "translation_y": -1,
-        "translation_z": 10,
+        "translation_z": 0.05,
         "rotation_z": 0.5,
     }
 
@@ -234,3 +233,61 @@ def test_seed_wraps() -> None:
     sequencer.advance()
 
     assert sequencer.current(1) == 0
+
+
+def test_ease_curves() -> None:
+    assert ease("linear", 0.5) == 0.5
+    assert ease("ease-in", 0.5) < 0.4
+    assert ease("ease-out", 0.5) > 0.6
+    assert ease("ease-in-out", 0.5) == pytest.approx(0.5, abs=1e-6)
+    assert ease("ease", 0.0) == 0.0
+    assert ease("ease", 1.0) == 1.0
+
+
+def test_easer_moves_motion_gradually() -> None:
+    easer = SteeringEaser()
+    target = Steering(translation_x=10, ease_frames=4)
+
+    values = [easer.apply(target).translation_x for _ in range(5)]
+    back = [
+        easer.apply(Steering(translation_x=0, ease_frames=2)).translation_x
+        for _ in range(3)
+    ]
+
+    assert values == pytest.approx([2.5, 5.0, 7.5, 10.0, 10.0])
+    assert back == pytest.approx([5.0, 0.0, 0.0])
+
+
+def test_easer_without_frames_jumps() -> None:
+    easer = SteeringEaser()
+
+    assert easer.apply(Steering(strength=0.3, ease_frames=5)).strength == 0.3
+    assert easer.apply(Steering(strength=0.7)).strength == 0.7
+    assert easer.apply(Steering()).strength is None
+
+
+def test_easer_follows_curve() -> None:
+    easer = SteeringEaser()
+    easer.apply(Steering(cfg=5))
+
+    eased = [
+        easer.apply(Steering(cfg=15, ease_frames=4, ease_curve="ease-in")).cfg
+        for _ in range(4)
+    ]
+
+    assert eased[0] is not None
+    assert eased[0] < 5 + 10 * 0.25
+    assert eased[-1] == 15
+
+
+def test_live_zoom_clamped_positive() -> None:
+    values = _plan({"zoom": "0:(1.0)"}).frame(0, Steering(translation_z=-1))
+
+    assert values.motion.zoom == pytest.approx(0.05)
+
+
+def test_seed_random_draw_for_live_minus_one() -> None:
+    sequencer = SeedSequencer(5, "iter")
+
+    assert sequencer.random_seed() == SeedSequencer(5, "iter").random_seed()
+    assert 0 <= sequencer.random_seed() < 2**32

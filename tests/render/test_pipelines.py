@@ -536,3 +536,17 @@ def test_deforum_extension_without_last_frame_png(tmp_path: Path) -> None:
 
     assert outputs.frame_count == 7
     assert backend.calls[0].index == pytest.approx(4, abs=1)
+
+
+def test_deforum_eases_live_motion(tmp_path: Path) -> None:
+    still = write_still(tmp_path / "init.png", width=64, height=48)
+
+    outputs = render_job(
+        _deforum(source=still, frame_count=5, deforum={"noise_schedule": "0:(0)"}),
+        tmp_path / "out",
+        RecordingBackend(),
+        get_steering=lambda: {"translation_x": 8, "ease_frames": 4},
+    )
+
+    moves = [outputs.applied_steering[str(i)]["translation_x"] for i in range(5)]
+    assert moves == pytest.approx([2, 4, 6, 8, 8])

@@ -19,6 +19,8 @@ from mage_studio.render.deforum import (
 from mage_studio.render.motion import Motion, Perspective, zoom_from_translation_z
 from mage_studio.render.steering import Steering
 
+MIN_ZOOM = 0.05
+"""Smallest zoom factor per frame; a live zoom of -1 on a zoom of 1 would be 0."""
 SEED_LIMIT = 2**32
 """Seeds wrap around inside 0 .. 2**32 - 1, the range Stable Diffusion WebUI accepts."""
 
@@ -167,20 +169,28 @@ class DeforumPlan:
         return self.defaults.steps
 
     def _motion(self, index: int, live: Steering) -> Motion:
+        """Return the frame's motion: schedules plus the live motion values.
+
+        The translation_z schedule (Deforum's 3D unit) scales the zoom factor;
+        the live translation_z, the console's zoom control, is added to it.
+        """
         three_d = self.settings.animation_mode == "3D"
-        translation_z = self._required("translation_z", index) + (
-            live.translation_z or 0.0
-        )
         zoom = 1.0 if three_d else self._required("zoom", index)
+        zoom *= zoom_from_translation_z(self._required("translation_z", index))
+        zoom += live.translation_z or 0.0
         angle = 0.0 if three_d else self._required("angle", index)
         angle += self._required("rotation_3d_z", index) + (live.rotation_z or 0.0)
+        translation_x = self._required("translation_x", index) + (
+            live.translation_x or 0.0
+        )
+        translation_y = self._required("translation_y", index) + (
+            live.translation_y or 0.0
+        )
         return Motion(
-            zoom=zoom * zoom_from_translation_z(translation_z),
+            zoom=max(MIN_ZOOM, zoom),
             angle=angle,
-            translation_x=self._required("translation_x", index)
-            + (live.translation_x or 0.0),
-            translation_y=self._required("translation_y", index)
-            + (live.translation_y or 0.0),
+            translation_x=translation_x,
+            translation_y=translation_y,
             center_x=self._required("transform_center_x", index),
             center_y=self._required("transform_center_y", index),
             perspective=self._perspective(index, live, three_d),
@@ -241,6 +251,10 @@ class SeedSequencer:
                 return self._random.randrange(SEED_LIMIT)
             return scheduled % SEED_LIMIT
         return self.seed
+
+    def random_seed(self) -> int:
+        """Draw a seed from this sequence's own generator (a live seed of -1)."""
+        return self._random.randrange(SEED_LIMIT)
 
     def reset(self, seed: int, behavior: str | None = None) -> None:
         """Continue from a new seed (a live seed change)."""

@@ -54,7 +54,7 @@ from mage_studio.render.pipelines.spec import (
     RenderSpec,
     SteeringSource,
 )
-from mage_studio.render.steering import Steering
+from mage_studio.render.steering import Steering, SteeringEaser
 
 log = structlog.get_logger(__name__)
 
@@ -126,6 +126,7 @@ class _DeforumRun:
     _live_seed: int | None = None
     _reference: LabStats | None = None
     _since_diffusion: int = 0
+    _easer: SteeringEaser = field(default_factory=SteeringEaser)
 
     def render(self, init: _InitImage, frames: int) -> None:
         spec = self.loop.spec
@@ -163,13 +164,14 @@ class _DeforumRun:
         return self.settings.color_coherence is not None or self.loop.spec.color_match
 
     def _steering(self) -> Steering:
-        steering = Steering.from_mapping(
-            self.get_steering() if self.get_steering else None
-        )
+        """Read the live values, ease them, and apply a live seed change."""
+        raw = self.get_steering() if self.get_steering else None
+        steering = self._easer.apply(Steering.from_mapping(raw))
         seeds = self._seeds
         assert seeds is not None
         if steering.seed is not None and steering.seed != self._live_seed:
-            seeds.reset(steering.seed, steering.seed_behavior)
+            seed = steering.seed if steering.seed >= 0 else seeds.random_seed()
+            seeds.reset(seed, steering.seed_behavior)
             self._live_seed = steering.seed
         elif steering.seed_behavior is not None:
             seeds.behavior = steering.seed_behavior
