@@ -1,9 +1,9 @@
 """A small stand-in for the Stable Diffusion WebUI API, served on 127.0.0.1.
 
-It checks the img2img fields the real API requires (types and ranges), answers
-like FastAPI does on invalid input (422 with `detail`), returns the inverted
-init image as a base64 PNG, and can be told to fail the next requests with a
-status code to exercise retries.
+It checks the img2img fields the real API requires (types and ranges) and
+rejects invalid input with a FastAPI-style 422 `detail`. It returns the inverted
+init image as a base64 PNG, and can fail the next requests with given status
+codes to test retries.
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ class FakeWebUIState:
     requests: list[dict[str, Any]] = field(default_factory=list)
     interrupts: int = 0
     failures: deque[int] = field(default_factory=deque)
-    """Status codes to answer with before handling requests normally."""
+    """Status codes returned for the next requests before normal handling."""
     retry_after: str | None = None
     delay: threading.Event | None = None
-    """When set, img2img waits for this event (or an interrupt) before answering."""
+    """When set, img2img waits for this event (or an interrupt) before responding."""
     interrupted: threading.Event = field(default_factory=threading.Event)
 
 

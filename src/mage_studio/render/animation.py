@@ -20,7 +20,7 @@ from mage_studio.render.motion import Motion, Perspective, zoom_from_translation
 from mage_studio.render.steering import Steering
 
 MIN_ZOOM = 0.05
-"""Smallest zoom factor per frame; a live zoom of -1 on a zoom of 1 would be 0."""
+"""Smallest zoom factor per frame (a live zoom of -1 on a zoom of 1 would be 0)."""
 SEED_LIMIT = 2**32
 """Seeds wrap around inside 0 .. 2**32 - 1, the range Stable Diffusion WebUI accepts."""
 
@@ -171,8 +171,8 @@ class DeforumPlan:
     def _motion(self, index: int, live: Steering) -> Motion:
         """Return the frame's motion: schedules plus the live motion values.
 
-        The translation_z schedule (Deforum's 3D unit) scales the zoom factor;
-        the live translation_z, the console's zoom control, is added to it.
+        The translation_z schedule (Deforum's 3D unit) scales the zoom factor,
+        and the live translation_z, the console's zoom control, is added to it.
         """
         three_d = self.settings.animation_mode == "3D"
         zoom = 1.0 if three_d else self._required("zoom", index)
@@ -222,10 +222,12 @@ class DeforumPlan:
 class SeedSequencer:
     """Deforum's seed behaviours: the seed for each diffused frame.
 
-    iter adds 1 every `iter_n` frames, fixed keeps the seed, ladder goes
-    +2, -1, +2, ..., alternate goes +1, -1, ..., random draws from a generator
-    seeded with the first seed (so reruns repeat), and schedule reads
-    `seed_schedule` (-1 there draws a random seed).
+    - iter: +1 every `iter_n` diffused frames.
+    - fixed: the same seed throughout.
+    - ladder: +2, -1, +2, -1, ...
+    - alternate: +1, -1, +1, ...
+    - random: drawn from a generator seeded with the first seed, so reruns repeat.
+    - schedule: read from `seed_schedule`, where -1 draws a random seed.
     """
 
     def __init__(

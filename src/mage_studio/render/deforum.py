@@ -4,8 +4,8 @@ validation and prompts by frame.
 Settings use Deforum's own key names (`zoom`, `strength_schedule`,
 `diffusion_cadence`, `prompts`, ...) so that files saved by the Deforum
 extension import unchanged. Keys this renderer does not use are returned in an
-`ignored` list instead of failing; values of supported keys are checked and
-reported as SettingsProblem entries.
+`ignored` list instead of failing. Values of supported keys are checked, and
+each invalid one is reported as a SettingsProblem.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ COLOR_COHERENCE_MODES = {
     "match frame 0 hsv": "LAB",
     "match frame 0 rgb": "LAB",
 }
-"""Deforum colour coherence modes; every matching mode is done in L*a*b* here."""
+"""Deforum colour coherence modes. Every matching mode runs in L*a*b* here."""
 
 SEED_BEHAVIORS = ("iter", "fixed", "random", "ladder", "alternate", "schedule")
 MAX_CADENCE = 50

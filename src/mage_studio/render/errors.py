@@ -66,7 +66,7 @@ class SettingsError(RenderError, ValueError):
 
 
 class BackendError(RenderError):
-    """The generation backend failed; `retryable` is set per failure."""
+    """A failure of the generation backend, with `retryable` set per failure."""
 
     def __init__(self, message: str, *, retryable: bool) -> None:
         super().__init__(message)
@@ -74,7 +74,7 @@ class BackendError(RenderError):
 
 
 class RenderCancelled(RenderError):
-    """The job was cancelled; raised before the next frame starts."""
+    """The job was cancelled, raised before the next frame starts."""
 
     def __init__(self, frames_rendered: int) -> None:
         super().__init__(f"The render was cancelled after {frames_rendered} frames.")

@@ -72,7 +72,7 @@ def resize_cover(image: RGBImage, width: int, height: int) -> RGBImage:
 
 
 def fit_within(image: RGBImage, max_side: int) -> RGBImage:
-    """Shrink so that neither side exceeds `max_side`; smaller images are unchanged."""
+    """Shrink so that neither side exceeds `max_side` (smaller images are unchanged)."""
     height, width = image.shape[:2]
     longest = max(width, height)
     if longest <= max_side:

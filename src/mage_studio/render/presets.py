@@ -2,7 +2,7 @@
 
 Each preset is a dict of Deforum settings (schedule strings and a few options)
 that a job's own settings override key by key. The server seeds its preset table
-from `PRESETS` and `preset_catalog()`; the worker receives merged settings and
+from `PRESETS` and `preset_catalog()`. The worker receives merged settings and
 never looks presets up by name.
 
 2D motion units, per frame: `zoom` is a scale factor (1.01 = 1 % closer),
@@ -29,7 +29,7 @@ class Preset:
 
 
 _CATALOG: tuple[Preset, ...] = (
-    Preset("static", "Static", "No camera motion; the picture evolves in place.", {}),
+    Preset("static", "Static", "No camera motion, the picture evolves in place.", {}),
     Preset(
         "zoom-in",
         "Zoom in",
@@ -134,7 +134,7 @@ def preset_catalog() -> list[Preset]:
 
 
 def preset_settings(name: str) -> dict[str, Any]:
-    """Return a copy of a preset's settings; raise KeyError for an unknown name."""
+    """Return a copy of a preset's settings, or raise KeyError for an unknown name."""
     if name not in PRESETS:
         known = ", ".join(PRESETS)
         raise KeyError(f"unknown preset {name!r} (known presets: {known})")

@@ -4,15 +4,15 @@ A schedule maps frames to values, for example
 `"0:(1.0), 30:(1.02+0.002*sin(t)), max_f-1:(1)"`. Evaluation follows Deforum's
 `FrameInterpolater` (sd-webui-deforum, `animation_key_frames.py`):
 
-- a plain number at a key is interpolated linearly towards the next key;
-- an expression at a key is evaluated at every frame from that key up to the next
-  key, with `t` the frame index, `max_f` the last frame index (frames - 1) and
-  `s` the seed;
-- frames before the first key hold the first key's value, and frames after the
-  last key hold the last value;
-- keys may be expressions of `max_f` and `s` (`"max_f-2"`, quoted or not); keys
-  below 0 or past the last frame are ignored, as in Deforum, so a key beyond the
-  end does not bend the values before it.
+- A plain number at a key is interpolated linearly towards the next key.
+- An expression at a key is evaluated at every frame from that key up to the
+  next key, with `t` the frame index, `max_f` the last frame index (frames - 1)
+  and `s` the seed.
+- Frames before the first key keep the first key's value, and frames after the
+  last key keep the last value.
+- Keys may be expressions of `max_f` and `s` (`"max_f-2"`, quoted or not).
+- Keys below 0 or past the last frame are ignored, as in Deforum. A key beyond
+  the end therefore does not bend the values before it.
 
 Two differences: commas inside a value (`max(t, 5)`) do not split keys, and a
 text without any `key:` is a single value for every frame.

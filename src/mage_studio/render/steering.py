@@ -20,8 +20,8 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
-# Ranges of the worker protocol's SteeringValues (as DeforumationQT sends them);
-# values outside are clamped.
+# Ranges of the worker protocol's SteeringValues, as DeforumationQT sends them.
+# Values outside are clamped.
 RANGES: dict[str, tuple[float, float]] = {
     "strength": (0.0, 1.0),
     "cfg": (1.0, 30.0),
@@ -46,7 +46,7 @@ MAX_PROMPT_LENGTH = 10_000
 
 @dataclass(frozen=True, slots=True)
 class Steering:
-    """One snapshot of the live values; None means "not set"."""
+    """One snapshot of the live values, where None means "not set"."""
 
     strength: float | None = None
     cfg: float | None = None
@@ -184,7 +184,7 @@ _BEZIERS = {
 def ease(curve: str, progress: float) -> float:
     """Return the eased fraction (0-1) of a transition `progress` (0-1) along `curve`.
 
-    The curves are the CSS timing functions of the same names; "linear" and
+    The curves are the CSS timing functions of the same names. "linear" and
     unknown names return `progress` unchanged.
     """
     x = min(max(progress, 0.0), 1.0)
@@ -222,7 +222,7 @@ class SteeringEaser:
     Call `apply` once per frame with the latest values. When a numeric value
     changes, the returned value moves from the one used on the previous frame
     to the new one along `ease_curve`. Motion values set for the first time
-    ease in from 0; other values take effect at once the first time.
+    ease in from 0, and other values take effect at once the first time.
     """
 
     def __init__(self) -> None:

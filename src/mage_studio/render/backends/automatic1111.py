@@ -6,8 +6,8 @@ afterwards (`override_settings_restore_afterwards: false`) so consecutive frames
 do not reload it. Cancelling calls `POST /sdapi/v1/interrupt`, which makes the
 running request return early.
 
-Connection errors and 5xx answers (503 while the WebUI is busy or loading a
-model) are retried with exponential backoff; 4xx answers fail at once with the
+Connection errors and 5xx responses (503 while the WebUI is busy or loading a
+model) are retried with exponential backoff. 4xx responses fail at once with the
 WebUI's own detail, since resending the same request cannot succeed.
 """
 
@@ -219,14 +219,14 @@ def _json_body(response: httpx.Response) -> Any:
         return response.json()
     except ValueError as error:
         raise BackendError(
-            "The WebUI answered with invalid JSON.", retryable=True
+            "The WebUI returned invalid JSON.", retryable=True
         ) from error
 
 
 def _decode_first_image(body: Any) -> RGBImage:
     images = body.get("images") if isinstance(body, dict) else None
     if not images or not isinstance(images[0], str):
-        raise BackendError("The WebUI answered without an image.", retryable=True)
+        raise BackendError("The WebUI returned no image.", retryable=True)
     return decode_base64_image(images[0])
 
 

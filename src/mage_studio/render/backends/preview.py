@@ -1,12 +1,12 @@
-"""Deterministic CPU stylisation that stands in for Stable Diffusion.
+"""Deterministic CPU stylisation used in place of Stable Diffusion.
 
 No model is involved: the output is a colour-graded, posterised or inked version
 of the input, chosen from a hash of the prompt. It lets every flow, test and
 demo run without a GPU while still responding visibly to the parameters:
 
-- prompt: picks the palette and the style (gradient map, posterise, ink, glow);
-- seed: shifts the palette slightly, so different seeds give different frames;
-- cfg: strength of contrast and saturation (7 is neutral);
+- prompt: picks the palette and the style (gradient map, posterise, ink, glow).
+- seed: shifts the palette slightly, so different seeds give different frames.
+- cfg: strength of contrast and saturation (7 is neutral).
 - denoising: blend between the input (0) and the fully stylised frame (1).
 
 The negative prompt, steps and model do not change the output.

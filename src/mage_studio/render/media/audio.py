@@ -40,7 +40,7 @@ AAC_SAMPLE_RATES = {
     88200,
     96000,
 }
-"""Sample rates that AAC encodes natively; others are resampled to 48 kHz."""
+"""Sample rates that AAC encodes natively. Others are resampled to 48 kHz."""
 
 AAC_FRAME_SAMPLES = 1024
 AAC_BIT_RATE = 192_000
@@ -61,9 +61,9 @@ class AudioInfo:
     sample_format: str
     """FFmpeg sample format of the decoded audio, e.g. "s16", "s32", "flt", "fltp"."""
     bit_depth: int | None
-    """Bits per sample for PCM (16, 24, 32); None for compressed codecs."""
+    """Bits per sample for PCM (16, 24, 32), None for compressed codecs."""
     floating_point: bool
-    """Whether PCM samples are stored as floats; False for compressed codecs."""
+    """Whether PCM samples are stored as floats (False for compressed codecs)."""
     bit_rate: int | None
     size_bytes: int
 

@@ -55,8 +55,8 @@ def sniff_format(path: Path) -> str | None:
 def open_failure(path: Path, error: BaseException, what: str) -> MediaError:
     """Build the error for a file that PyAV or Pillow could not open.
 
-    A file whose header claims a supported format is damaged (InvalidMedia);
-    anything else is not media that the studio accepts (UnsupportedMedia).
+    A file whose header claims a supported format is damaged (InvalidMedia),
+    and anything else is not media that the studio accepts (UnsupportedMedia).
     """
     claimed = sniff_format(path)
     if claimed is not None:

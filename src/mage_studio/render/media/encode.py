@@ -73,7 +73,7 @@ class VideoWriter:
         self._closed = False
 
     def write(self, image: RGBImage) -> None:
-        """Encode one frame; it must have the writer's size."""
+        """Encode one frame, which must have the writer's size."""
         if image.shape[:2] != (self.height, self.width):
             raise ValueError(
                 f"frame is {image.shape[1]}x{image.shape[0]}, "
@@ -86,7 +86,7 @@ class VideoWriter:
         self.frames_written += 1
 
     def close(self) -> None:
-        """Flush the encoder and finish the file; safe to call twice."""
+        """Flush the encoder and finish the file (safe to call twice)."""
         if self._closed:
             return
         self._closed = True
@@ -236,7 +236,7 @@ def concat_videos(
     """Write `first` followed by `second` to `output` and return the frame count.
 
     Both videos must have the same size and frame rate (as an extension and its
-    base do); the frames are re-encoded into one H.264 stream. `audio` is put
+    base do). The frames are re-encoded into one H.264 stream. `audio` is put
     under the joined video and cut to its length.
     """
     width, height, rate = _video_format(first)

@@ -25,7 +25,7 @@ IMAGE_MIMETYPES = {
 
 MIN_FRAME_DURATION_MS = 20
 DEFAULT_FRAME_DURATION_MS = 100
-# Browsers show GIF frames with a delay under 20 ms for 100 ms; doing the same keeps
+# Browsers show GIF frames with a delay under 20 ms for 100 ms. Doing the same keeps
 # such animations at the speed their authors saw.
 
 _EXIF_ORIENTATION = 0x0112
@@ -124,7 +124,7 @@ def load_still(path: Path) -> RGBImage:
 
 
 def iter_animation(path: Path) -> Iterator[tuple[Fraction, Fraction, RGBImage]]:
-    """Yield (start, duration, image) per frame of an animation; times in seconds."""
+    """Yield (start, duration, image) per frame of an animation, times in seconds."""
     try:
         with Image.open(path) as image:
             start = Fraction(0)

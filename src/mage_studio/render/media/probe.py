@@ -72,7 +72,7 @@ class MediaInfo:
     duration: float
     """Seconds from the first frame's start to the last frame's end."""
     start_time: float
-    """Container time of the first frame, in seconds; aligns source audio."""
+    """Container time of the first frame in seconds, used to align source audio."""
     has_audio: bool
     video_codec: str
     audio_codec: str | None
@@ -334,7 +334,8 @@ def _video_mimetype(
 def _check_size(width: int, height: int) -> None:
     if width > MAX_SIDE or height > MAX_SIDE:
         raise UnsupportedMedia(
-            f"The media is {width}x{height} pixels; the maximum is {MAX_SIDE} per side."
+            f"The media is {width}x{height} pixels, larger than the maximum "
+            f"of {MAX_SIDE} per side."
         )
     if width < 2 or height < 2:
         raise InvalidMedia(f"The media is {width}x{height} pixels, which is too small.")

@@ -32,7 +32,7 @@ def render_job(
 ) -> RenderOutputs:
     """Render `spec` into `workdir` and return the output files and metadata.
 
-    The call blocks; run it in a worker thread. `on_progress` is called after
+    The call blocks, so run it in a worker thread. `on_progress` is called after
     every frame (throttle it on the caller's side), `should_cancel` before every
     frame, and `get_steering` (Deforum only) before every frame for the latest
     live values.

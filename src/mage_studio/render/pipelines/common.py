@@ -66,7 +66,7 @@ class RenderLoop:
     started: float = field(default_factory=time.perf_counter)
 
     def check_cancel(self) -> None:
-        """Raise RenderCancelled if the job was cancelled; called before each frame."""
+        """Raise RenderCancelled if the job was cancelled (called before each frame)."""
         if self.should_cancel is not None and self.should_cancel():
             log.info(
                 "render.cancelled", job_id=self.spec.job_id, frames=self.frames_done

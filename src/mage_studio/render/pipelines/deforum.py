@@ -3,7 +3,7 @@
 Frame 0 is img2img of the init image (the source's first frame, a still, or
 seeded noise without a source) with the job's denoising. Every later frame warps
 the previous output by that frame's motion. With cadence N only every N-th frame
-is diffused, after colour matching (colour coherence), contrast and noise; the
+is diffused, after colour matching (colour coherence), contrast and noise. The
 frames between are the warp alone. Live steering is read before each frame.
 
 An extension starts from the base video's exact last frame, continues the
@@ -75,11 +75,13 @@ def render_deforum(
     settings = parsed.settings
     source = probe(spec.source) if spec.source is not None else None
     base = probe(spec.extend_from.video) if spec.extend_from is not None else None
+
     rate = spec.fps or (base.fps if base else None) or settings.fps or DEFAULT_FPS
     size = _size(spec, settings, source, base)
     frames = _frame_count(spec, settings, rate)
     base_frames = _base_frame_count(spec, base)
     plan = DeforumPlan(settings, base_frames + frames, _defaults(spec, settings))
+
     write_video = spec.render == "full" or frames > 1
     sink = FrameSink(workdir, size[0], size[1], rate, frames, write_video=write_video)
     loop = RenderLoop(spec, backend, frames, on_progress, should_cancel)
@@ -91,6 +93,7 @@ def render_deforum(
         width=size[0],
         height=size[1],
     )
+
     run = _DeforumRun(loop, sink, plan, settings, get_steering, base_frames)
     try:
         if spec.extend_from is not None:
@@ -99,6 +102,7 @@ def render_deforum(
     except BaseException:
         sink.abort()
         raise
+
     outputs = sink.finish(loop, audio=_audio(spec, source, base))
     outputs.ignored_settings = parsed.ignored
     outputs.applied_steering = run.applied

@@ -1,7 +1,7 @@
 """Render input (RenderSpec), progress reports (Progress) and results (RenderOutputs).
 
 The runner downloads the claimed job's media, builds a RenderSpec with local
-paths, and calls `render_job`. Nothing here knows about HTTP or the database.
+paths, and calls `render_job`. This module does not depend on HTTP or the database.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ class ExtendFrom:
 
     video: Path
     last_frame: Path | None = None
-    """Lossless PNG of the base video's last frame; decoded from `video` when None."""
+    """Lossless PNG of the base video's last frame, decoded from `video` if None."""
     frame_count: int | None = None
-    """Frames in the base video; counted from `video` when None."""
+    """Frames in the base video, counted from `video` when None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +35,11 @@ class RenderSpec:
     """One render of one job, with local file paths.
 
     Sizes are rounded to multiples of 8. `fps` defaults to the source's rate
-    (vid2vid) or the settings' fps, else 24 (Deforum). `frame_count` is the
-    number of preview frames for a preview render; for a full Deforum render it
-    is the output frame count when given, otherwise round(length x fps). A full
-    vid2vid render always processes every frame of the source at `fps`, cut to
-    `length` seconds when given.
+    (vid2vid) or the settings' fps, else 24 (Deforum). For a preview render,
+    `frame_count` is the number of preview frames. For a full Deforum render it
+    is the output frame count, and round(length x fps) when it is None. A full
+    vid2vid render ignores it and processes every frame of the source at `fps`,
+    cut to `length` seconds when given.
     """
 
     job_id: str
@@ -56,7 +56,7 @@ class RenderSpec:
     width: int | None = None
     height: int | None = None
     max_side: int = 512
-    """Longest side when the size comes from the source instead of width/height."""
+    """Maximum side length when the size comes from the source, not width/height."""
     fps: Fraction | None = None
     frame_count: int | None = None
     length: float | None = None
@@ -70,7 +70,7 @@ class RenderSpec:
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """Sent after every rendered frame; the caller throttles what it forwards."""
+    """Progress sent after every rendered frame (the caller throttles it)."""
 
     frames_done: int
     frames_total: int

@@ -48,7 +48,7 @@ def render_vid2vid(
     on_progress: ProgressCallback | None = None,
     should_cancel: CancelCheck | None = None,
 ) -> RenderOutputs:
-    """Render a vid2vid preview or full render; see the module description."""
+    """Render a vid2vid preview or full render (see the module description)."""
     if spec.source is None:
         raise InvalidMedia("A vid2vid render needs a source video or image.")
     source = spec.source
