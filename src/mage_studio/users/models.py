@@ -33,9 +33,20 @@ class User(TimestampMixin, Base):
     license_accepted: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     priority_tier: Mapped[int] = mapped_column(Integer, default=0)
-    # Tokens issued before this instant are revoked (password change, reset, admin).
+    # Tokens issued in an earlier second than this are rejected (the CLI sets it).
+    # The check has whole-second precision, so revoking sessions uses the exact
+    # `token_version` instead.
     tokens_valid_after: Mapped[datetime | None] = mapped_column(
         UtcDateTime, default=None
+    )
+    # Access and refresh tokens carry the version they were issued under; revoking
+    # every session increments it. Tokens of `surviving_token_family` issued under
+    # the previous version stay valid (the session that changed the password).
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    surviving_token_family: Mapped[str | None] = mapped_column(String(32), default=None)
+    # Incremented on every password change; reset tokens of older versions are dead.
+    password_version: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0"
     )
 
     role_rows: Mapped[list[UserRole]] = relationship(
