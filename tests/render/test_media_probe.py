@@ -6,7 +6,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from render_factories import (
+    make_frame,
     set_mp4_rotation,
     truncate,
     write_audio,
@@ -197,3 +199,16 @@ def test_probe_rejects_unsupported_image_format(tmp_path: Path) -> None:
 
     with pytest.raises(UnsupportedMedia):
         probe_upload(path)
+
+
+def test_probe_animated_webp(tmp_path: Path) -> None:
+    frames = [Image.fromarray(make_frame(i, 32, 24)) for i in range(4)]
+    path = tmp_path / "anim.webp"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=50, loop=0)
+
+    info = probe_upload(path)
+
+    assert info.kind == "gif"
+    assert info.frame_count == 4
+    assert info.fps == 20
+    assert info.mimetype == "image/webp"

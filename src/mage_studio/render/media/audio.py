@@ -16,7 +16,12 @@ import numpy as np
 import numpy.typing as npt
 
 from mage_studio.render.errors import InvalidMedia, UnsupportedMedia
-from mage_studio.render.media.containers import AV_ERRORS, open_input, time_base_of
+from mage_studio.render.media.containers import (
+    AV_ERRORS,
+    has_decoder,
+    open_input,
+    time_base_of,
+)
 
 AUDIO_FORMATS = {
     "mp3": "audio/mpeg",
@@ -85,6 +90,8 @@ def probe_audio(path: Path) -> AudioInfo:
                 "Upload MP3, AAC, M4A or WAV."
             )
         stream = container.streams.audio[0]
+        if not has_decoder(stream):
+            raise UnsupportedMedia("The soundtrack's audio codec is not supported.")
         samples, sample_format = _decode_all(container, stream)
         if samples == 0:
             raise InvalidMedia("The soundtrack contains no decodable audio.")

@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 import av.container
 import av.error
+import av.stream
 
 from mage_studio.render.errors import InvalidMedia, MediaError, UnsupportedMedia
 
@@ -86,6 +87,17 @@ def open_input(
         yield container
     finally:
         container.close()
+
+
+def has_decoder(stream: av.stream.Stream) -> bool:
+    """Return whether FFmpeg can decode `stream`.
+
+    PyAV leaves `codec_context` as None when no decoder exists for the stream's
+    codec (a damaged header can name an unknown codec), and decoding such a
+    stream crashes the process, so every decoding path checks this first.
+    """
+    context: object = stream.codec_context
+    return context is not None
 
 
 def time_base_of(value: Fraction | None) -> Fraction:

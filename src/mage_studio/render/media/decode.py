@@ -7,9 +7,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TypeVar
 
-from mage_studio.render.errors import InvalidMedia
+from mage_studio.render.errors import InvalidMedia, UnsupportedMedia
 from mage_studio.render.imaging import RGBImage, resize_cover
-from mage_studio.render.media.containers import open_input
+from mage_studio.render.media.containers import has_decoder, open_input
 from mage_studio.render.media.images import (
     IMAGE_MIMETYPES,
     animation_rate,
@@ -93,6 +93,8 @@ def _iter_video(
         if not container.streams.video:
             raise InvalidMedia("The source contains no video stream.")
         stream = container.streams.video[0]
+        if not has_decoder(stream):
+            raise UnsupportedMedia("The video codec of the source is not supported.")
         nominal = normalise_rate(nominal_rate_of(stream) or DEFAULT_RATE)
         output_rate = rate or nominal
         stats = DecodeStats()

@@ -18,7 +18,12 @@ import structlog
 from mage_studio.render.errors import InvalidMedia, MediaError
 from mage_studio.render.imaging import RGBImage
 from mage_studio.render.media.audio import AacEncoder, AudioSource, copy_aac_packets
-from mage_studio.render.media.containers import AV_ERRORS, open_input, time_base_of
+from mage_studio.render.media.containers import (
+    AV_ERRORS,
+    has_decoder,
+    open_input,
+    time_base_of,
+)
 from mage_studio.render.media.decode import iter_frames
 
 log = structlog.get_logger(__name__)
@@ -157,7 +162,9 @@ def _mux(video: Path, output: Path, audio: AudioSource | None) -> bool:
                 _mux_all(out, [video_packets])
                 return False
             with open_input(audio.path, "audio") as audio_input:
-                if not audio_input.streams.audio:
+                streams = audio_input.streams.audio
+                if not streams or not has_decoder(streams[0]):
+                    log.warning("media.audio_skipped", path=audio.path.name)
                     _mux_all(out, [video_packets])
                     return False
                 audio_packets = _audio_packets(out, audio_input, audio, duration)

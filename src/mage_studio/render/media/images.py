@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -27,6 +28,19 @@ MIN_FRAME_DURATION_MS = 20
 DEFAULT_FRAME_DURATION_MS = 100
 # Browsers show GIF frames with a delay under 20 ms for 100 ms. Doing the same keeps
 # such animations at the speed their authors saw.
+
+PILLOW_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    IndexError,
+    KeyError,
+    TypeError,
+    ZeroDivisionError,
+    struct.error,
+)
+"""Exceptions Pillow's format plugins raise on damaged files (seen on cut GIFs)."""
 
 _EXIF_ORIENTATION = 0x0112
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
@@ -61,7 +75,7 @@ def identify_image(path: Path) -> str | None:
             return str(image.format)
     except (UnidentifiedImageError, Image.DecompressionBombError):
         return None
-    except (OSError, ValueError, SyntaxError):
+    except PILLOW_ERRORS:
         return None
 
 
@@ -84,7 +98,7 @@ def probe_image(path: Path) -> ImageProbe:
             width, height = image.size
     except Image.DecompressionBombError as error:
         raise UnsupportedMedia(f"The image is too large to process: {error}") from error
-    except (OSError, ValueError, SyntaxError, EOFError) as error:
+    except PILLOW_ERRORS as error:
         raise InvalidMedia(
             f"The image file is damaged and cannot be read: {error}"
         ) from error
@@ -117,7 +131,7 @@ def load_still(path: Path) -> RGBImage:
             return ensure_rgb(np.asarray(_to_rgb(oriented)))
     except Image.DecompressionBombError as error:
         raise UnsupportedMedia(f"The image is too large to process: {error}") from error
-    except (OSError, ValueError, SyntaxError, EOFError) as error:
+    except PILLOW_ERRORS as error:
         raise InvalidMedia(
             f"The image file is damaged and cannot be read: {error}"
         ) from error
@@ -133,7 +147,7 @@ def iter_animation(path: Path) -> Iterator[tuple[Fraction, Fraction, RGBImage]]:
                 duration = Fraction(frame_duration_ms(image), 1000)
                 yield start, duration, ensure_rgb(np.asarray(_to_rgb(image)))
                 start += duration
-    except (OSError, ValueError, SyntaxError, EOFError) as error:
+    except PILLOW_ERRORS as error:
         raise InvalidMedia(
             f"The image file is damaged and cannot be read: {error}"
         ) from error

@@ -18,7 +18,7 @@ import av.container
 import av.video.stream
 
 from mage_studio.render.errors import InvalidMedia, UnsupportedMedia
-from mage_studio.render.media.containers import open_input, time_base_of
+from mage_studio.render.media.containers import has_decoder, open_input, time_base_of
 from mage_studio.render.media.images import (
     IMAGE_MIMETYPES,
     animation_rate,
@@ -173,10 +173,19 @@ def _probe_video_file(path: Path, *, strict: bool) -> MediaInfo:
     with open_input(path, "video") as container:
         _check_streams(container, strict=strict)
         stream = container.streams.video[0]
-        audio = container.streams.audio[0] if container.streams.audio else None
+        audio = _decodable_audio(container)
         scan = _scan(container, stream)
         _check_decoded(scan, stream, strict=strict)
         return _video_info(path, container, stream, audio, scan)
+
+
+def _decodable_audio(
+    container: av.container.InputContainer,
+) -> av.audio.stream.AudioStream | None:
+    for stream in container.streams.audio:
+        if has_decoder(stream):
+            return stream
+    return None
 
 
 def _check_streams(container: av.container.InputContainer, *, strict: bool) -> None:
@@ -185,6 +194,10 @@ def _check_streams(container: av.container.InputContainer, *, strict: bool) -> N
             raise UnsupportedMedia("The file contains only audio and no video.")
         raise UnsupportedMedia(
             "The file is not a video or image that the studio can read."
+        )
+    if not has_decoder(container.streams.video[0]):
+        raise UnsupportedMedia(
+            "The video codec of the file is unknown or not supported."
         )
     format_name = container.format.name
     if strict and format_name not in VIDEO_FORMATS:
