@@ -214,3 +214,18 @@ def test_concat_rejects_other_rate(tmp_path: Path) -> None:
 
     with pytest.raises(Exception, match="size and frame rate"):
         concat_videos(first, second, tmp_path / "joined.mp4")
+
+
+def test_writer_tags_bt601_colours(tmp_path: Path) -> None:
+    path = tmp_path / "out.mp4"
+    with VideoWriter(path, 64, 48, Fraction(24)) as writer:
+        writer.write(np.full((48, 64, 3), (200, 30, 60), np.uint8))
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frame = next(container.decode(stream))
+        pixel = frame.to_ndarray(format="rgb24")[24, 32]
+
+    assert stream.codec_context.colorspace == 6
+    assert stream.codec_context.color_range == 1
+    assert np.abs(pixel.astype(int) - [200, 30, 60]).max() <= 4

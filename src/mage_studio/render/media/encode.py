@@ -75,6 +75,7 @@ class VideoWriter:
         self._stream.height = height
         self._stream.pix_fmt = "yuv420p"
         self._stream.codec_context.time_base = 1 / rate
+        _tag_bt601(self._stream)
         self._closed = False
 
     def write(self, image: RGBImage) -> None:
@@ -115,6 +116,26 @@ class VideoWriter:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+# FFmpeg's AVColorSpace, AVColorPrimaries, AVColorTransferCharacteristic and
+# AVColorRange values for BT.601 (SMPTE 170M) in limited ("MPEG") range.
+SMPTE170M = 6
+LIMITED_RANGE = 1
+
+
+def _tag_bt601(stream: av.video.stream.VideoStream) -> None:
+    """Label the stream with the colour space that PyAV's RGB conversion writes.
+
+    swscale converts RGB to YUV with BT.601 coefficients in limited range.
+    Without the label, players guess, and many assume BT.709 for HD sizes,
+    which shifts colours slightly.
+    """
+    context = stream.codec_context
+    context.colorspace = SMPTE170M
+    context.color_primaries = SMPTE170M
+    context.color_trc = SMPTE170M
+    context.color_range = LIMITED_RANGE
 
 
 def video_duration(container: av.container.InputContainer) -> Fraction:

@@ -48,7 +48,7 @@ _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
 
 @dataclass(frozen=True, slots=True)
 class ImageProbe:
-    """What Pillow reports about an image file."""
+    """Properties that Pillow reads from an image file."""
 
     format: str
     width: int
