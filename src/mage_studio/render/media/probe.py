@@ -173,7 +173,8 @@ def _probe_video_file(path: Path, *, strict: bool) -> MediaInfo:
     with open_input(path, "video") as container:
         _check_streams(container, strict=strict)
         stream = container.streams.video[0]
-        _check_size(stream.width, stream.height)  # before decoding a huge stream
+        if max(stream.width, stream.height) > MAX_SIDE:  # before decoding it all
+            _check_size(stream.width, stream.height)
         audio = _decodable_audio(container)
         scan = _scan(container, stream)
         _check_decoded(scan, stream, strict=strict)
