@@ -550,3 +550,24 @@ def test_deforum_eases_live_motion(tmp_path: Path) -> None:
 
     moves = [outputs.applied_steering[str(i)]["translation_x"] for i in range(5)]
     assert moves == pytest.approx([2, 4, 6, 8, 8])
+
+
+def test_deforum_extension_preview_has_new_frames_only(tmp_path: Path) -> None:
+    base_video = write_video(
+        tmp_path / "base.mp4", frames=5, rate=Fraction(10), audio_codec="aac"
+    )
+
+    outputs = render_job(
+        _deforum(
+            render="preview",
+            frame_count=3,
+            fps=Fraction(24),
+            extend_from=ExtendFrom(base_video),
+        ),
+        tmp_path / "out",
+        RecordingBackend(),
+    )
+
+    assert outputs.frame_count == 3
+    assert outputs.fps == 10  # the base video's rate wins
+    assert not outputs.has_audio

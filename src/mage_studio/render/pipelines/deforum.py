@@ -6,9 +6,10 @@ the previous output by that frame's motion. With cadence N only every N-th frame
 is diffused, after colour matching (colour coherence), contrast and noise. The
 frames between are the warp alone. Live steering is read before each frame.
 
-An extension starts from the base video's exact last frame, continues the
-schedules' frame counter after the base frames, and writes the base video
-followed by the new frames.
+An extension starts from the base video's exact last frame, keeps its size and
+frame rate, and continues the schedules' frame counter after the base frames. A
+full render writes the base video followed by the new frames. A preview holds
+only the new frames.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def render_deforum(
     source = probe(spec.source) if spec.source is not None else None
     base = probe(spec.extend_from.video) if spec.extend_from is not None else None
 
-    rate = spec.fps or (base.fps if base else None) or settings.fps or DEFAULT_FPS
+    rate = _rate(spec, settings, base)
     size = _size(spec, settings, source, base)
     frames = _frame_count(spec, settings, rate)
     base_frames = _base_frame_count(spec, base)
@@ -96,7 +97,7 @@ def render_deforum(
 
     run = _DeforumRun(loop, sink, plan, settings, get_steering, base_frames)
     try:
-        if spec.extend_from is not None:
+        if spec.extend_from is not None and spec.render == "full":
             _write_base(spec.extend_from.video, sink, rate, size)
         run.render(_init_image(spec, size), frames)
     except BaseException:
@@ -243,6 +244,22 @@ def _defaults(spec: RenderSpec, settings: DeforumSettings) -> JobDefaults:
     )
 
 
+def _rate(
+    spec: RenderSpec, settings: DeforumSettings, base: MediaInfo | None
+) -> Fraction:
+    """Return the base video's rate when extending, else the spec's or settings'."""
+    if base is not None and base.fps is not None:
+        if spec.fps is not None and spec.fps != base.fps:
+            log.warning(
+                "render.extension_rate_kept",
+                job_id=spec.job_id,
+                requested=str(spec.fps),
+                base=str(base.fps),
+            )
+        return base.fps
+    return spec.fps or settings.fps or DEFAULT_FPS
+
+
 def _size(
     spec: RenderSpec,
     settings: DeforumSettings,
@@ -303,6 +320,13 @@ def _init_image(spec: RenderSpec, size: tuple[int, int]) -> _InitImage:
 def _audio(
     spec: RenderSpec, source: MediaInfo | None, base: MediaInfo | None
 ) -> AudioSource | None:
+    """Return the soundtrack, else the base video's or the source's own audio.
+
+    An extension preview holds only the new frames, which no audio lines up
+    with, so it stays silent.
+    """
+    if spec.extend_from is not None and spec.render == "preview":
+        return None
     if spec.soundtrack is not None:
         return AudioSource(spec.soundtrack)
     if spec.extend_from is not None and base is not None and base.has_audio:
