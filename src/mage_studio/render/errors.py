@@ -13,8 +13,8 @@ from dataclasses import dataclass
 class RenderError(Exception):
     """Base class of every expected render failure.
 
-    `retryable` tells the worker whether another attempt of the same job may succeed
-    (a busy backend) or not (a corrupt source file).
+    `retryable` is True when another attempt of the same job may succeed (a busy
+    backend) and False when it cannot (a corrupt source file).
     """
 
     retryable: bool = False

@@ -100,11 +100,11 @@ def probe(path: Path) -> MediaInfo:
 def probe_upload(path: Path) -> MediaInfo:
     """Validate an upload by decoding it completely and return its properties.
 
-    Raises UnsupportedMedia (HTTP 415) for anything that is not a supported video
-    container or image format, including renamed text files and audio-only MOV
-    files, and InvalidMedia (HTTP 422) for damaged files: no decodable frame,
-    fewer frames than the container's sample table lists (truncated), or a read
-    error before the end.
+    Raises UnsupportedMedia (for HTTP 415) for anything that is not a supported
+    video container or image format, including renamed text files and audio-only
+    MOV files. Raises InvalidMedia (for HTTP 422) for damaged files: no decodable
+    frame, fewer frames than the container's sample table lists (truncated), or a
+    read error before the end.
     """
     return _probe(path, strict=True)
 
