@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_JWT_SECRET = "change-me-development-only-secret-0123456789"  # noqa: S105
@@ -26,6 +26,36 @@ def _queue_name(name: str, default: str) -> Any:
         validation_alias=AliasChoices(f"MAGE_{name}", name),
         description=f"Queue name for {name.split('_')[0].lower()}-priority renders.",
     )
+
+
+class OAuthProviderSettings(BaseModel):
+    """One social login provider; URLs left unset use the provider's public ones."""
+
+    client_id: str = Field(description="Our client (app) id: the audience of tokens.")
+    client_secret: str | None = Field(
+        default=None, description="Client secret for code exchange and token checks."
+    )
+    extra_client_ids: list[str] = Field(
+        default=[],
+        description="Further client ids of ours (mobile apps) accepted as audience.",
+    )
+    authorize_url: str | None = Field(default=None, description="Authorization URL.")
+    token_url: str | None = Field(default=None, description="Code exchange URL.")
+    userinfo_url: str | None = Field(default=None, description="Profile URL.")
+    jwks_url: str | None = Field(default=None, description="JWKS of ID tokens.")
+    token_info_url: str | None = Field(
+        default=None,
+        description="URL that tells which app an access token was issued to.",
+    )
+    issuers: list[str] | None = Field(
+        default=None, description="Accepted `iss` values of ID tokens."
+    )
+    redirect_uri: str | None = Field(
+        default=None,
+        description="Callback URL registered at the provider; default "
+        "PUBLIC_URL/api/<provider>/callback.",
+    )
+    scopes: list[str] | None = Field(default=None, description="Requested scopes.")
 
 
 class Settings(BaseSettings):
@@ -132,6 +162,16 @@ class Settings(BaseSettings):
     mail_from: str = Field(
         default="Mage Studio <no-reply@mage.local>", description="Sender of mail."
     )
+    smtp_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds one SMTP delivery may take before it is abandoned.",
+    )
+    oauth_providers: dict[str, OAuthProviderSettings] = Field(
+        default={},
+        description="Social login providers (google, facebook, discord, github, "
+        "apple) as JSON keyed by name; a provider without an entry is disabled.",
+    )
     frontend_origins: list[str] = Field(
         default=["http://localhost:3000", "http://127.0.0.1:8000"],
         description="Front-end origins allowed as redirect targets and for CORS.",
@@ -148,11 +188,35 @@ class Settings(BaseSettings):
     heartbeat_seconds: int = Field(
         default=10, ge=1, description="Seconds between worker heartbeats."
     )
+    reaper_interval_seconds: float = Field(
+        default=5.0, gt=0, description="Seconds between checks for expired leases."
+    )
+    queue_snapshot_seconds: float = Field(
+        default=1.5,
+        gt=0,
+        description="Seconds between recomputations of queue positions and ETAs.",
+    )
+    worker_live_seconds: int = Field(
+        default=90,
+        ge=5,
+        description="A worker seen within this many seconds counts as live for ETAs "
+        "and the admin worker list.",
+    )
+    default_seconds_per_frame: float = Field(
+        default=2.0,
+        gt=0,
+        description="Render cost per 512x512 frame assumed until timings are measured.",
+    )
     upload_max_bytes: int = Field(
         default=500 * 1024 * 1024, ge=1, description="Largest accepted upload in bytes."
     )
     soundtrack_max_bytes: int = Field(
         default=50 * 1024 * 1024, ge=1, description="Largest soundtrack in bytes."
+    )
+    download_url_ttl_seconds: int = Field(
+        default=3600,
+        ge=60,
+        description="Seconds a signed download link in a job's `urls` stays valid.",
     )
     signup_credits: int | None = Field(
         default=None,
@@ -174,6 +238,20 @@ class Settings(BaseSettings):
     )
     rate_limit_per_minute: int = Field(
         default=60, ge=1, description="Requests per minute per user or IP on /api."
+    )
+    rate_limit_enabled: bool = Field(
+        default=True, description="Apply the request rate limits."
+    )
+    rate_limit_auth_per_minute: int = Field(
+        default=10,
+        ge=1,
+        description="Logins and registrations per minute per IP (logins also per "
+        "email).",
+    )
+    rate_limit_mail_per_hour: int = Field(
+        default=5,
+        ge=1,
+        description="Password-reset and verification mails per hour per address.",
     )
     log_level: str = Field(default="INFO", description="Minimum log level.")
     log_json: bool | None = Field(

@@ -1,0 +1,1 @@
+"""Social login: providers, token checks and linked accounts."""
