@@ -23,6 +23,7 @@ DOMAINS = (
     "billing",
     "messaging",
     "support",
+    "faq",
     "admin",
     "studio",
     "console",

@@ -1,0 +1,1 @@
+"""Chats between two users and their messages."""

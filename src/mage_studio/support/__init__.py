@@ -1,0 +1,1 @@
+"""Support requests (tickets): a thread of replies and staff-only internal notes."""
