@@ -1,11 +1,11 @@
-"""Worker identities and the per-model timing statistics behind ETAs."""
+"""Worker identities, render attempts and the timing statistics behind ETAs."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mage_studio.core.db import Base, TimestampMixin, UtcDateTime
@@ -54,3 +54,29 @@ class RenderTiming(Base):
     seconds_per_frame: Mapped[float] = mapped_column(Float)
     samples: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+
+class RenderRun(Base):
+    """One attempt at rendering a job: who ran it, how it ended, what it applied.
+
+    The per-frame steering values a worker reports are kept here so a steered render
+    can be reproduced.
+    """
+
+    __tablename__ = "render_runs"
+    __table_args__ = (UniqueConstraint("job_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The unique (job_id, attempt) constraint's index also serves lookups by job.
+    job_id: Mapped[int] = mapped_column(ForeignKey("video_jobs.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    render_kind: Mapped[str | None] = mapped_column(String(16), default=None)
+    worker_name: Mapped[str] = mapped_column(String(128))
+    # processing, then preview, finished, retry, error, cancelled or expired.
+    outcome: Mapped[str] = mapped_column(String(16), default="processing")
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    frames_done: Mapped[int] = mapped_column(Integer, default=0)
+    applied_steering: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    result_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
