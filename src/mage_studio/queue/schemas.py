@@ -51,13 +51,15 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-# --- claim -------------------------------------------------------------------------
+# --- claim ----------------------------------------------------------------------------
 
 
 class ClaimRequest(_Body):
     """Queues and capabilities a worker serves; the claim picks the first match."""
 
-    worker_name: Name = Field(description="Unique, stable name of the worker process.")
+    worker_name: Name = Field(
+        description="Unique, stable name of one render slot (one job at a time)."
+    )
     queues: list[Name] = Field(
         default_factory=list,
         max_length=16,
@@ -187,7 +189,7 @@ class JobSpec(_Body):
     steering: SteeringValues | None = None
 
 
-# --- heartbeat ---------------------------------------------------------------------
+# --- heartbeat ------------------------------------------------------------------------
 
 
 class HeartbeatRequest(_Body):
@@ -208,7 +210,7 @@ class HeartbeatResponse(_Body):
     steering: SteeringValues | None = None
 
 
-# --- result and failure ------------------------------------------------------------
+# --- result and failure ---------------------------------------------------------------
 
 
 class ResultMetadata(_Body):
@@ -256,3 +258,48 @@ __all__ = [
     "SourceSpec",
     "SteeringValues",
 ]
+
+
+# --- administration (admin routes; account keys are camelCase) ------------------------
+
+
+class WorkerTokenCreate(BaseModel):
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)
+    ] = Field(description="A label telling tokens apart, e.g. the GPU host.")
+
+
+class WorkerTokenRead(BaseModel):
+    id: int
+    name: str
+    prefix: str = Field(description="First characters of the token, to recognise it.")
+    createdById: int | None
+    createdAt: datetime
+    lastUsedAt: datetime | None
+    revokedAt: datetime | None
+    revoked: bool
+
+
+class WorkerTokenCreated(WorkerTokenRead):
+    token: str = Field(description="The secret; shown only in this response.")
+
+
+class WorkerJobRead(BaseModel):
+    id: int
+    status: str
+    attempt: int
+    progress: float
+    heartbeatAt: datetime | None
+    leaseExpiresAt: datetime | None
+
+
+class WorkerRead(BaseModel):
+    id: int
+    name: str
+    tokenId: int
+    queues: list[str]
+    generators: list[str]
+    models: list[str]
+    lastSeenAt: datetime | None
+    live: bool
+    currentJob: WorkerJobRead | None
