@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -25,6 +27,8 @@ from mage_studio.core.db import Database
 from mage_studio.core.migrations import upgrade
 from mage_studio.models import metadata
 from tests.postgres import recreate_database
+
+T = TypeVar("T")
 
 TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 SAMPLES_DIR = Path(
@@ -47,7 +51,10 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     else:
         url = requested
         recreate_database(url)
-    upgrade(url)
+    # Alembic's env runs its own event loop; a separate thread keeps it away from
+    # the loop pytest-asyncio set for the main thread.
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        executor.submit(upgrade, url).result()
     return url
 
 
@@ -130,6 +137,10 @@ def samples_dir() -> Path:
     return SAMPLES_DIR
 
 
-def run_sync(coroutine: object) -> object:
-    """Run a coroutine from synchronous test code (CLI tests)."""
-    return asyncio.run(coroutine)  # type: ignore[arg-type]
+def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine from synchronous code on a loop of its own in a thread.
+
+    `asyncio.run` in the main thread would reset the event loop pytest-asyncio set.
+    """
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(asyncio.run, coroutine).result()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import asyncpg
 import pytest
@@ -42,7 +43,8 @@ async def _recreate(url: str) -> None:
 def recreate_database(url: str) -> None:
     """Drop and create the database named in `url`, or skip/fail when unreachable."""
     try:
-        asyncio.run(_recreate(url))
+        with ThreadPoolExecutor(max_workers=1) as executor:
+            executor.submit(asyncio.run, _recreate(url)).result()
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         message = f"PostgreSQL at {make_url(url).render_as_string()} unreachable: {exc}"
         if postgres_required():

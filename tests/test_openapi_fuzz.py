@@ -7,7 +7,6 @@ schemas the document declares.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from schemathesis.specs.openapi.schemas import BaseOpenAPISchema
 from mage_studio.app import create_app
 from mage_studio.config import Settings
 from mage_studio.core.db import Database
-from tests.conftest import empty_tables, make_settings
+from tests.conftest import empty_tables, make_settings, run_sync
 from tests.factories import auth_headers, create_admin
 
 MAX_EXAMPLES = 8
@@ -52,19 +51,21 @@ def fuzz_settings(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Settings:
     storage: Path = tmp_path_factory.mktemp("fuzz-storage")
-    return make_settings(database_url, storage, database_null_pool=True)
+    return make_settings(
+        database_url, storage, database_null_pool=True, rate_limit_enabled=False
+    )
 
 
 @pytest.fixture(scope="module")
 def admin_headers(fuzz_settings: Settings) -> dict[str, str]:
-    return asyncio.run(_admin_headers(fuzz_settings))
+    return run_sync(_admin_headers(fuzz_settings))
 
 
 @pytest.fixture(scope="module")
 def api_schema(fuzz_settings: Settings) -> Iterator[BaseOpenAPISchema]:
     app = create_app(fuzz_settings)
     yield schemathesis.from_asgi("/openapi.json", app)
-    asyncio.run(_clean_up(app.state.database))
+    run_sync(_clean_up(app.state.database))
 
 
 async def _clean_up(database: Database) -> None:
