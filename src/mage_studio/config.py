@@ -104,6 +104,29 @@ class Settings(BaseSettings):
         description="Redis URL for revocation, rate limits, event fan-out and the ETA "
         "snapshot; unset keeps all of them in process.",
     )
+    events_history_size: int = Field(
+        default=200,
+        ge=1,
+        description="Events kept per channel so a reconnecting event stream resumes.",
+    )
+    events_history_ttl_seconds: int = Field(
+        default=3600, ge=60, description="How long an idle channel's history is kept."
+    )
+    sse_ping_seconds: float = Field(
+        default=15.0, gt=0, description="Seconds between keep-alive comments of SSE."
+    )
+    sse_throttle_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description="Minimum seconds between two progress or frame events of a stream; "
+        "status changes are sent at once.",
+    )
+    sse_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds between database checks of an event stream, for "
+        "changes nobody announced (other processes, queue positions).",
+    )
     storage_path: Path = Field(
         default=Path("./var/storage"), description="Folder for local file storage."
     )
