@@ -1,0 +1,1 @@
+"""The DeforumationQT web console: a static page served by the API."""
