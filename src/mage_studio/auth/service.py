@@ -20,6 +20,7 @@ from mage_studio.auth.tokens import (
     read_purpose_token,
     sign_purpose_token,
 )
+from mage_studio.billing import service as billing
 from mage_studio.config import Settings
 from mage_studio.core.db import utcnow
 from mage_studio.core.mail import MailService
@@ -72,6 +73,7 @@ async def register(
         # Another registration with the same address committed in between.
         raise ValidationFailed.field("email", users.EMAIL_TAKEN) from exc
 
+    await billing.open_user_accounts(session, user.id, settings)
     send_verification_email(session, settings, user)
     log.info("user_registered", user_id=user.id)
     return user

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.auth import repository as auth_repository
+from mage_studio.billing import service as billing
 from mage_studio.errors import ValidationFailed
 from mage_studio.users.models import Role, User
 from mage_studio.users.schemas import ProfileUpdate, UserRead
@@ -53,9 +54,8 @@ async def ensure_login_free(
 
 
 async def money_and_credits(session: AsyncSession, user_id: int) -> tuple[int, int]:
-    """Return the user's (money balance, GPU credits) from the ledger."""
-    # NOTE: returns (0, 0) until mage_studio.billing.service exposes the balances.
-    return 0, 0
+    """Return the user's available (money balance, GPU credits) from the ledger."""
+    return await billing.user_balances(session, user_id)
 
 
 async def user_reads(session: AsyncSession, users: Sequence[User]) -> list[UserRead]:

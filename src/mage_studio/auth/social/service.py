@@ -33,6 +33,7 @@ from mage_studio.auth.social.verify import (
     identity_from_access_token,
     verify_id_token,
 )
+from mage_studio.billing import service as billing
 from mage_studio.config import Settings
 from mage_studio.core.db import utcnow
 from mage_studio.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -127,6 +128,7 @@ async def _create_user(
         await session.flush()
     except IntegrityError as exc:
         raise Conflict("This account was created at the same moment. Sign in.") from exc
+    await billing.open_user_accounts(session, user.id, settings)
     if user.email_verified_at is None:
         send_verification_email(session, settings, user)
     return user
