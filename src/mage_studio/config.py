@@ -236,6 +236,15 @@ class Settings(BaseSettings):
     soundtrack_max_bytes: int = Field(
         default=50 * 1024 * 1024, ge=1, description="Largest soundtrack in bytes."
     )
+    studio_watermark_max_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1, description="Largest watermark PNG in bytes."
+    )
+    studio_credits_per_second: int = Field(
+        default=1,
+        ge=0,
+        description="GPU credits per second of output (rounded up) of a studio job: "
+        "exports, compositions, joined videos and audio edits.",
+    )
     download_url_ttl_seconds: int = Field(
         default=3600,
         ge=60,
@@ -271,10 +280,22 @@ class Settings(BaseSettings):
         description="Logins and registrations per minute per IP (logins also per "
         "email).",
     )
+    rate_limit_upload_per_minute: int = Field(
+        default=10,
+        ge=1,
+        description="Uploads (new jobs and soundtracks) per minute per user.",
+    )
     rate_limit_mail_per_hour: int = Field(
         default=5,
         ge=1,
         description="Password-reset and verification mails per hour per address.",
+    )
+    status_check_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        description="Seconds each check of GET /api/status may take before it is "
+        "reported as failed.",
     )
     log_level: str = Field(default="INFO", description="Minimum log level.")
     log_json: bool | None = Field(

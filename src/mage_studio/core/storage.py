@@ -27,7 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO
 from urllib.parse import quote
 
 import structlog
@@ -124,6 +124,12 @@ class Storage(ABC):
         self.settings = settings
         self.staging_dir = Path(settings.storage_path) / _STAGING_FOLDER
 
+    async def open_staging(self, *, max_bytes: int | None = None) -> StagingWriter:
+        """Open a staging file that chunks are pushed into (multipart parsers)."""
+        await asyncio.to_thread(self.staging_dir.mkdir, parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=self.staging_dir, suffix=".part")
+        return StagingWriter(os.fdopen(handle, "wb"), Path(name), max_bytes)
+
     async def stage(
         self, chunks: AsyncIterable[bytes], *, max_bytes: int | None = None
     ) -> StagedFile:
@@ -132,28 +138,26 @@ class Storage(ABC):
         Raises `PayloadTooLarge` (413) as soon as the limit is passed. On any failure,
         including cancellation, the staging file is removed.
         """
-        await asyncio.to_thread(self.staging_dir.mkdir, parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=self.staging_dir, suffix=".part")
-        path = Path(name)
-        size = 0
+        writer = await self.open_staging(max_bytes=max_bytes)
         try:
-            with os.fdopen(handle, "wb") as file:
-                buffer = bytearray()
-                async for chunk in chunks:
-                    size += len(chunk)
-                    if max_bytes is not None and size > max_bytes:
-                        raise PayloadTooLarge(
-                            f"The file is larger than the limit of {max_bytes} bytes."
-                        )
-                    buffer += chunk
-                    if len(buffer) >= CHUNK_SIZE:
-                        await asyncio.to_thread(file.write, bytes(buffer))
-                        buffer.clear()
-                await asyncio.to_thread(_finish_write, file, bytes(buffer))
+            async for chunk in chunks:
+                await writer.write(chunk)
+            return await writer.finish()
         except BaseException:
-            _remove(path)
+            writer.abort()
             raise
-        return StagedFile(path=path, size=size)
+
+    @contextlib.asynccontextmanager
+    async def scratch_file(self, suffix: str = "") -> AsyncIterator[Path]:
+        """Yield a fresh path in the staging folder; the file is removed afterwards."""
+        await asyncio.to_thread(self.staging_dir.mkdir, parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(dir=self.staging_dir, suffix=suffix)
+        os.close(handle)
+        path = Path(name)
+        try:
+            yield path
+        finally:
+            _remove(path)
 
     async def stage_bytes(self, data: bytes) -> StagedFile:
         async def one_chunk() -> AsyncIterator[bytes]:
@@ -238,10 +242,50 @@ class Storage(ABC):
                 await self.delete(key)
 
 
-def _finish_write(file: Any, tail: bytes) -> None:
-    file.write(tail)
+class StagingWriter:
+    """A staging file being written chunk by chunk, with an optional size limit.
+
+    Chunks are buffered up to `CHUNK_SIZE` and written in a thread, so memory stays
+    bounded whatever the file size. `abort` removes the file; it is safe to call
+    after `finish` or twice.
+    """
+
+    def __init__(self, file: BinaryIO, path: Path, max_bytes: int | None) -> None:
+        self._file = file
+        self.path = path
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._buffer = bytearray()
+
+    async def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.max_bytes is not None and self.size > self.max_bytes:
+            raise PayloadTooLarge(
+                f"The file is larger than the limit of {self.max_bytes} bytes."
+            )
+        self._buffer += chunk
+        if len(self._buffer) >= CHUNK_SIZE:
+            data = bytes(self._buffer)
+            self._buffer.clear()
+            await asyncio.to_thread(self._file.write, data)
+
+    async def finish(self) -> StagedFile:
+        """Flush and sync the file to disk and return it as a staged file."""
+        data = bytes(self._buffer)
+        self._buffer.clear()
+        await asyncio.to_thread(_write_and_sync, self._file, data)
+        return StagedFile(path=self.path, size=self.size)
+
+    def abort(self) -> None:
+        self._file.close()
+        _remove(self.path)
+
+
+def _write_and_sync(file: BinaryIO, data: bytes) -> None:
+    file.write(data)
     file.flush()
     os.fsync(file.fileno())
+    file.close()
 
 
 class LocalStorage(Storage):

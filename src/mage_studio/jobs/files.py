@@ -45,8 +45,8 @@ async def download_file(
 ) -> FileResponse:
     """Stream a stored file (uploads, previews, videos) from a signed link.
 
-    The link comes from the job's `urls`; it expires after a while. `Range` requests
-    are answered with 206, so video players can seek.
+    The link comes from the job's `urls`; it expires after a while. A `Range` request
+    gets a 206 partial response, so video players can seek.
     """
     if not isinstance(storage, LocalStorage):
         raise NotFound("Files are served from the object store, not from this route.")

@@ -107,6 +107,10 @@ class VideoJob(TimestampMixin, Base):
 
     # Queue entry and lease.
     render_kind: Mapped[str | None] = mapped_column(String(16), default=None)
+    # Frames the queued or running render produces: the preview frames of a preview,
+    # `frame_count` of a full render. Credits are reserved for exactly these frames.
+    render_frames: Mapped[int | None] = mapped_column(Integer, default=None)
+    credits_reserved: Mapped[int] = mapped_column(BigInteger, default=0)
     queue_name: Mapped[str | None] = mapped_column(String(64), default=None)
     priority: Mapped[int | None] = mapped_column(Integer, default=None)
     queued_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
@@ -138,6 +142,8 @@ class VideoJob(TimestampMixin, Base):
         JSON, default=None
     )
     steering: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # Deforum: the preset's settings with the user's overrides applied.
+    deforum_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
     # Output geometry; fps is kept as an exact fraction.
     width: Mapped[int | None] = mapped_column(Integer, default=None)
@@ -152,6 +158,7 @@ class VideoJob(TimestampMixin, Base):
     source_key: Mapped[str | None] = mapped_column(String(512), default=None)
     source_width: Mapped[int | None] = mapped_column(Integer, default=None)
     source_height: Mapped[int | None] = mapped_column(Integer, default=None)
+    source_rotation: Mapped[int] = mapped_column(Integer, default=0)
     source_fps_num: Mapped[int | None] = mapped_column(Integer, default=None)
     source_fps_den: Mapped[int | None] = mapped_column(Integer, default=None)
     source_frame_count: Mapped[int | None] = mapped_column(Integer, default=None)
