@@ -71,7 +71,8 @@ def test_steering_motion_is_added() -> None:
     assert values.motion.translation_x == 5
     assert values.motion.translation_y == -1
     assert values.motion.angle == 1.5
-    assert values.motion.zoom == pytest.approx(1.07)  # live zoom adds to the factor
+    # A live zoom of 1 adds 0.05 to the zoom factor, so 0.05 adds 0.0025.
+    assert values.motion.zoom == pytest.approx(1.0225)
     assert values.steering == {
         "translation_x": 2,
         "translation_y": -1,
@@ -280,10 +281,31 @@ def test_easer_follows_curve() -> None:
     assert eased[-1] == 15
 
 
+@pytest.mark.parametrize(
+    ("live", "zoom"), [(1.0, 1.05), (0.1, 1.005), (-1.0, 0.95), (0.0, 1.0)]
+)
+def test_live_zoom_scale(live: float, zoom: float) -> None:
+    values = _plan({"zoom": "0:(1.0)"}).frame(0, Steering(translation_z=live))
+
+    assert values.motion.zoom == pytest.approx(zoom)
+
+
 def test_live_zoom_clamped_positive() -> None:
-    values = _plan({"zoom": "0:(1.0)"}).frame(0, Steering(translation_z=-1))
+    values = _plan({"zoom": "0:(0.06)"}).frame(0, Steering(translation_z=-1))
 
     assert values.motion.zoom == pytest.approx(0.05)
+
+
+def test_live_pan_and_rotation_units() -> None:
+    steering = Steering(translation_x=10, translation_y=-4, rotation_z=2, rotation_x=3)
+
+    values = _plan({}).frame(0, steering)
+
+    assert values.motion.translation_x == 10  # pixels per frame
+    assert values.motion.translation_y == -4
+    assert values.motion.angle == 2  # degrees per frame
+    assert values.motion.perspective is not None
+    assert values.motion.perspective.theta == 3
 
 
 def test_seed_random_draw_for_live_minus_one() -> None:

@@ -20,7 +20,26 @@ from mage_studio.render.motion import Motion, Perspective, zoom_from_translation
 from mage_studio.render.steering import Steering
 
 MIN_ZOOM = 0.05
-"""Smallest zoom factor per frame (a live zoom of -1 on a zoom of 1 would be 0)."""
+"""Smallest zoom factor per frame, so a strong live zoom-out never flips the picture."""
+LIVE_ZOOM_PER_UNIT = 0.05
+"""Zoom factor change per frame for a live `translation_z` of 1.
+
+The console's zoom control sends -1 to 1: 1 adds 0.05 to the frame's zoom factor
+(a fast zoom-in of 5 % per frame), 0.1 adds 0.005 (a gentle one) and -1 zooms out
+by 5 % per frame.
+"""
+LIVE_PAN_PIXELS_PER_UNIT = 1.0
+"""Pixels per frame, at the render size, moved by a live `translation_x`/`_y` of 1.
+
+This is the unit of Deforum's translation schedules, so a live value adds to the
+scheduled one directly: 10 pans 10 pixels per frame.
+"""
+LIVE_ROTATION_DEGREES_PER_UNIT = 1.0
+"""Degrees per frame turned by a live `rotation_x`/`_y`/`_z` of 1.
+
+This is the unit of Deforum's angle and 3D rotation schedules: `rotation_z` adds
+to the 2D angle, `rotation_x` and `rotation_y` tilt and turn the picture plane.
+"""
 SEED_LIMIT = 2**32
 """Seeds wrap around inside 0 .. 2**32 - 1, the range Stable Diffusion WebUI accepts."""
 
@@ -171,21 +190,20 @@ class DeforumPlan:
     def _motion(self, index: int, live: Steering) -> Motion:
         """Return the frame's motion: schedules plus the live motion values.
 
-        The translation_z schedule (Deforum's 3D unit) scales the zoom factor,
-        and the live translation_z, the console's zoom control, is added to it.
+        The translation_z schedule (Deforum's 3D unit) scales the zoom factor.
+        The live values are converted with the LIVE_*_PER_UNIT scales and added.
         """
         three_d = self.settings.animation_mode == "3D"
         zoom = 1.0 if three_d else self._required("zoom", index)
         zoom *= zoom_from_translation_z(self._required("translation_z", index))
-        zoom += live.translation_z or 0.0
+        zoom += LIVE_ZOOM_PER_UNIT * (live.translation_z or 0.0)
         angle = 0.0 if three_d else self._required("angle", index)
-        angle += self._required("rotation_3d_z", index) + (live.rotation_z or 0.0)
-        translation_x = self._required("translation_x", index) + (
-            live.translation_x or 0.0
-        )
-        translation_y = self._required("translation_y", index) + (
-            live.translation_y or 0.0
-        )
+        angle += self._required("rotation_3d_z", index)
+        angle += LIVE_ROTATION_DEGREES_PER_UNIT * (live.rotation_z or 0.0)
+        translation_x = self._required("translation_x", index)
+        translation_x += LIVE_PAN_PIXELS_PER_UNIT * (live.translation_x or 0.0)
+        translation_y = self._required("translation_y", index)
+        translation_y += LIVE_PAN_PIXELS_PER_UNIT * (live.translation_y or 0.0)
         return Motion(
             zoom=max(MIN_ZOOM, zoom),
             angle=angle,
@@ -200,8 +218,8 @@ class DeforumPlan:
         self, index: int, live: Steering, three_d: bool
     ) -> Perspective | None:
         """Combine perspective flip, 3D-mode rotations and live tilt, turn and fov."""
-        theta = live.rotation_x or 0.0
-        phi = live.rotation_y or 0.0
+        theta = LIVE_ROTATION_DEGREES_PER_UNIT * (live.rotation_x or 0.0)
+        phi = LIVE_ROTATION_DEGREES_PER_UNIT * (live.rotation_y or 0.0)
         gamma = 0.0
         fov = self._required("perspective_flip_fv", index)
         if self.settings.enable_perspective_flip:

@@ -1,8 +1,9 @@
 """Live steering values (DeforumationQT controls) as the renderer reads them per frame.
 
 The API stores the values a user sets in the console and returns them with each
-heartbeat. Motion values are added to the frame's schedule values: translation
-and rotation in pixels and degrees, `translation_z` to the zoom factor.
+heartbeat. Motion values are added to the frame's schedule values, per frame:
+translation in pixels, rotation in degrees, and `translation_z` (zoom, -1 to 1)
+as 0.05 of zoom factor per unit (scales in mage_studio.render.animation).
 Strength, cfg and the prompts replace the scheduled ones only while their
 `use_live_*` switch is on. Cadence, steps, seed, seed behaviour, fov and the
 noise multiplier apply whenever they are set. Absent values change nothing.
