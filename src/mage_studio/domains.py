@@ -20,6 +20,7 @@ DOMAINS = (
     "auth",
     "jobs",
     "queue",
+    "render",
     "billing",
     "messaging",
     "support",
