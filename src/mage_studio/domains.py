@@ -20,6 +20,7 @@ DOMAINS = (
     "auth",
     "jobs",
     "queue",
+    "workers",
     "render",
     "billing",
     "messaging",

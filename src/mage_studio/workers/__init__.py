@@ -1,0 +1,1 @@
+"""In-process render workers that `mage-studio serve` starts beside the API."""
