@@ -1,0 +1,48 @@
+"""Factories for chats and messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mage_studio.core.db import utcnow
+from mage_studio.messaging.models import Chat, ChatMember, ChatMessage
+from mage_studio.users.models import User
+
+
+async def create_chat(session: AsyncSession, first: User, second: User) -> Chat:
+    """Insert a chat between two users with both member rows, and flush."""
+    low, high = sorted((first.id, second.id))
+    chat = Chat(low_user_id=low, high_user_id=high)
+    session.add(chat)
+    await session.flush()
+    session.add_all(
+        [
+            ChatMember(chat_id=chat.id, user_id=low),
+            ChatMember(chat_id=chat.id, user_id=high),
+        ]
+    )
+    await session.flush()
+    return chat
+
+
+async def create_message(
+    session: AsyncSession,
+    chat: Chat,
+    author: User,
+    text: str = "hello",
+    *,
+    created_at: datetime | None = None,
+    hidden: bool = False,
+) -> ChatMessage:
+    message = ChatMessage(
+        chat_id=chat.id,
+        author_id=author.id,
+        body=text,
+        hidden=hidden,
+        created_at=created_at or utcnow(),
+    )
+    session.add(message)
+    await session.flush()
+    return message
