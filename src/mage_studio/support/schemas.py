@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+MAX_ROW_ID = 2_147_483_647
+TEXT_MAX_LENGTH = 10_000
+
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+SupportText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX_LENGTH),
+]
+
+
+def _date_or_datetime(value: Any) -> Any:
+    """Read "YYYY-MM-DD" as a whole day and anything longer as an instant."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return date.fromisoformat(text)
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError(
+            "Use a date (YYYY-MM-DD) or an ISO-8601 date and time."
+        ) from exc
+
+
+def _check_year(value: datetime | date) -> datetime | date:
+    if not 1970 <= value.year <= 9000:
+        raise ValueError("Use a date between the years 1970 and 9000.")
+    return value
+
+
+DateFilter = Annotated[
+    datetime | date,
+    BeforeValidator(_date_or_datetime),
+    AfterValidator(_check_year),
+]
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value.strip() if isinstance(value, str) else value
+
+
+class Label(BaseModel):
+    id: int
+    label: str
+
+
+class SupportRequestRead(BaseModel):
+    id: int
+    authorId: int
+    subject: Label
+    status: Label
+    order_id: int | None
+    email: str | None = Field(
+        description="Where replies are mailed, if not the account."
+    )
+    assigneeId: int | None = Field(description="The admin handling the request.")
+    createdAt: datetime
+    updatedAt: datetime
+
+
+class SupportRequestCreate(BaseModel):
+    text: SupportText
+    subject: RowId = Field(description="Id from GET /api/support-request-subjects.")
+    orderId: RowId | None = Field(
+        default=None, description="One of the caller's orders."
+    )
+    email: EmailStr | None = None
+
+    _blank = field_validator("orderId", "email", mode="before")(_blank_to_none)
+
+
+class SupportRequestFilters(BaseModel):
+    """Filters of the caller's own support requests; dates are inclusive."""
+
+    id: RowId | None = None
+    statusId: int | None = Field(default=None, ge=1, le=5)
+    startDate: DateFilter | None = Field(
+        default=None, description="Created at or after (a date means 00:00 UTC)."
+    )
+    endDate: DateFilter | None = Field(
+        default=None, description="Created at or before (a date includes that day)."
+    )
+    search: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Text to find in the email or the visible replies.",
+    )
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    per_page: int = Field(default=20, ge=1, le=100)
+
+    _blank = field_validator(
+        "id", "statusId", "startDate", "endDate", "search", mode="before"
+    )(_blank_to_none)
+
+
+class SupportRequestSearch(SupportRequestFilters):
+    """Filters over every support request, for administrators."""
+
+    userId: RowId | None = Field(default=None, description="The author.")
+    assigneeId: RowId | None = None
+
+    _blank_admin = field_validator("userId", "assigneeId", mode="before")(
+        _blank_to_none
+    )
+
+
+class SupportMessageRead(BaseModel):
+    id: int
+    supportRequestId: int
+    authorId: int | None
+    fromStaff: bool = Field(description="Written by someone other than the customer.")
+    text: str = Field(description="Plain text; never rendered as HTML.")
+    internal: bool = Field(
+        description="A staff-only note; customers never receive these entries."
+    )
+    createdAt: datetime
+
+
+class SupportMessageCreate(BaseModel):
+    supportRequestId: RowId
+    text: SupportText
+    internal: bool = Field(
+        default=False, description="A staff-only note (administrators only)."
+    )
+
+
+class StatusUpdate(BaseModel):
+    requestId: RowId
+    requestStatusId: int = Field(
+        ge=1, le=5, description="1 Open, 2 Closed, 3 Unread, 4 Read, 5 In progress."
+    )
+    assigneeId: RowId | None = Field(
+        default=None,
+        description="Administrators only: the admin to assign; null unassigns.",
+    )
