@@ -28,6 +28,7 @@ DOMAINS = (
     "faq",
     "admin",
     "studio",
+    "realtime",
     "console",
 )
 

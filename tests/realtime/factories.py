@@ -104,6 +104,14 @@ class EventReader:
                 except StopAsyncIteration:
                     return seen
 
+    async def comment(self, timeout: float = 10.0) -> str:
+        """Read until the next comment line (a keep-alive) and return its text."""
+        async with asyncio.timeout(timeout):
+            async for line in self._lines:
+                if line.startswith(":"):
+                    return line[1:].strip()
+        raise AssertionError("the stream ended without a comment")
+
     async def _read(self) -> ServerEvent:
         name, event_id, retry = "message", None, None
         data: list[str] = []

@@ -1,0 +1,1 @@
+"""Realtime: job event streams (SSE), the processing overview and live steering."""
