@@ -108,6 +108,7 @@ export class JobWatcher {
         this.emit("state", { ...status, final: TERMINAL.has(status.status) });
         if (TERMINAL.has(status.status)) {
           this.pollTimer = null;
+          clearTimeout(this.retryTimer);
           this.emit("mode", "ended");
           return;
         }
