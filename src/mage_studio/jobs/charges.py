@@ -92,9 +92,15 @@ async def settle_render(
     Returns the credits charged (0 when the hold was already settled).
     """
     kind = RenderKind(job.render_kind or RenderKind.FULL.value)
-    used = await render_price(
-        session, job, frames=max(0, frames_done), kind=kind, settings=settings
-    )
+    if job.model_id is None and kind is RenderKind.FULL and job.render_frames:
+        # Full renders without a model (studio jobs, or a model deleted meanwhile)
+        # hold the price of the whole render: charge it pro rata to the frames done.
+        done = min(max(0, frames_done), job.render_frames)
+        used = job.credits_reserved * done // job.render_frames
+    else:
+        used = await render_price(
+            session, job, frames=max(0, frames_done), kind=kind, settings=settings
+        )
     settlement = await renders.capture_render(session, job_id=job.id, credits_used=used)
     await _clear_reserved(session, job)
     log.info(
