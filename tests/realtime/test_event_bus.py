@@ -10,6 +10,7 @@ import pytest
 from mage_studio.core.events import (
     Event,
     EventBus,
+    History,
     MemoryEventBus,
     RedisEventBus,
     id_key,
@@ -122,3 +123,19 @@ async def test_stopping_the_bus_ends_subscriptions() -> None:
         await bus.stop()
         assert await subscription.next(5) is None
         assert subscription.closed
+
+
+class _NoHistoryBus(MemoryEventBus):
+    async def history(self, channel: str, after: str | None = None) -> History:
+        raise ConnectionError("history store unreachable")
+
+
+async def test_subscription_without_history_still_gets_live_events() -> None:
+    bus = _NoHistoryBus()
+    async with bus.subscribe("job:1", after="1-1") as subscription:
+        live = await bus.publish("job:1", {"n": 1})
+        received = await subscription.next(5)
+
+    assert not subscription.resumed
+    assert subscription.head is None
+    assert received == live

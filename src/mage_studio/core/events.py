@@ -119,7 +119,13 @@ class Subscription:
         # Registering first means no event falls between history and live delivery;
         # `_accept` drops the ones that show up in both.
         self.bus._register(self)
-        history = await self.bus.history(self.channel, self.after)
+        try:
+            history = await self.bus.history(self.channel, self.after)
+        except Exception as exc:
+            # Without history (Redis unreachable) live events still arrive and the
+            # caller starts from a snapshot.
+            log.warning("event_history_failed", channel=self.channel, error=repr(exc))
+            history = History([], complete=False)
         self.retained = history.events
         self.head = history.head
         self.resumed = self.after is not None and history.complete
