@@ -122,8 +122,8 @@ class Subscription:
         try:
             history = await self.bus.history(self.channel, self.after)
         except Exception as exc:
-            # Without history (Redis unreachable) live events still arrive and the
-            # caller starts from a snapshot.
+            # A failed read (Redis unreachable) must not fail the stream: the caller
+            # starts from a snapshot, and live events arrive once delivery works.
             log.warning("event_history_failed", channel=self.channel, error=repr(exc))
             history = History([], complete=False)
         self.retained = history.events
