@@ -30,7 +30,7 @@ RESULT_FILE_FIELDS = (
 FRAME_CONTENT_TYPES = ("image/jpeg", "image/webp", "image/png")
 
 RenderKindName = Literal["preview", "full"]
-GeneratorName = Literal["vid2vid", "deforum"]
+GeneratorName = Literal["vid2vid", "deforum", "studio"]
 SourceKindName = Literal["video", "image", "gif"]
 SeedBehavior = Literal["iter", "fixed", "random", "ladder", "alternate", "schedule"]
 EaseCurve = Literal["linear", "ease", "ease-in", "ease-out", "ease-in-out"]
@@ -187,6 +187,11 @@ class JobSpec(_Body):
     soundtrack_url: str | None = None
     extend_from: ExtendFromSpec | None = None
     steering: SteeringValues | None = None
+    studio: dict[str, Any] | None = Field(
+        default=None,
+        description="For generator studio: the operation, its options and signed "
+        "URLs of its inputs (`mage_studio.render.studio.StudioTask`).",
+    )
 
 
 # --- heartbeat ------------------------------------------------------------------------

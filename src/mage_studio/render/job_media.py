@@ -61,6 +61,9 @@ def render_spec_for(spec: JobSpec, media: JobMedia) -> RenderSpec:
     The model is passed to the backend by its `backend_name`.
     """
     params = spec.params
+    generator = spec.generator
+    if generator == "studio":
+        raise MediaError("Studio jobs run with run_studio, not a render pipeline.")
     extend_from = None
     if media.base_video is not None:
         extend_from = ExtendFrom(
@@ -70,7 +73,7 @@ def render_spec_for(spec: JobSpec, media: JobMedia) -> RenderSpec:
         )
     return RenderSpec(
         job_id=str(spec.job_id),
-        generator=spec.generator,
+        generator=generator,
         render=spec.render,
         prompt=params.prompt,
         negative_prompt=params.negative_prompt,

@@ -12,9 +12,10 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import structlog
 from PIL import Image
@@ -34,11 +35,17 @@ from mage_studio.render.client import (
 from mage_studio.render.errors import RenderCancelled, RenderError
 from mage_studio.render.job_media import download_job_media, render_spec_for
 from mage_studio.render.pipelines import Progress, RenderOutputs, RenderSpec, render_job
+from mage_studio.render.studio import (
+    download_studio_media,
+    run_studio,
+    studio_task_of,
+)
 
 if TYPE_CHECKING:
     from mage_studio.render.runner import Worker
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 StopReason = Literal["cancel", "lost", "shutdown", "unauthorized"]
 Outcome = Literal["finished", "preview", "cancelled", "failed", "released", "lost"]
@@ -135,16 +142,19 @@ class JobRun:
             if self.cancel.is_set():
                 raise RenderCancelled(0)
             self.workdir = workdir = await asyncio.to_thread(self._make_workdir)
-            media = await download_job_media(
-                self.client,
-                self.spec,
-                workdir / "media",
-                max_bytes=self.config.max_download_bytes,
-            )
-            render_spec = render_spec_for(self.spec, media)
-            if self.cancel.is_set():
-                raise RenderCancelled(0)
-            outputs = await self._render(render_spec, workdir / "render")
+            if self.spec.generator == "studio":
+                outputs = await self._run_studio(workdir)
+            else:
+                media = await download_job_media(
+                    self.client,
+                    self.spec,
+                    workdir / "media",
+                    max_bytes=self.config.max_download_bytes,
+                )
+                render_spec = render_spec_for(self.spec, media)
+                if self.cancel.is_set():
+                    raise RenderCancelled(0)
+                outputs = await self._render(render_spec, workdir / "render")
         except asyncio.CancelledError:
             self.abort("shutdown")
             raise
@@ -155,6 +165,35 @@ class JobRun:
             return await self._report_failure(exc)
         self.reporting = True
         return await self._report_success(outputs)
+
+    async def _run_studio(self, workdir: Path) -> RenderOutputs:
+        """Download a studio job's inputs and run it (exports, compositions, ...)."""
+        task = studio_task_of(self.spec.studio)
+
+        async def download(url: str, destination: Path) -> Path:
+            return await self.client.download(
+                url, destination, max_bytes=self.config.max_download_bytes
+            )
+
+        media = await download_studio_media(task, workdir / "media", download)
+        if self.cancel.is_set():
+            raise RenderCancelled(0)
+        return await self._in_thread(
+            partial(
+                run_studio,
+                str(self.spec.job_id),
+                task.operation,
+                task.options,
+                media,
+                workdir / "render",
+                on_progress=self._on_progress,
+                should_cancel=self.cancel.is_set,
+            )
+        )
+
+    async def _in_thread(self, function: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.worker.executor, function)
 
     async def _render(self, render_spec: RenderSpec, folder: Path) -> RenderOutputs:
         loop = asyncio.get_running_loop()

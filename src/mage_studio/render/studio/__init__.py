@@ -30,7 +30,11 @@ from mage_studio.render.studio.options import (
     StudioModel,
 )
 from mage_studio.render.studio.output import StudioContext
-from mage_studio.render.studio.renditions import RENDITION_NAMES, make_renditions
+from mage_studio.render.studio.renditions import (
+    RENDITION_NAMES,
+    make_renditions,
+    try_renditions,
+)
 from mage_studio.render.studio.spec import (
     StudioInput,
     StudioMedia,
@@ -38,6 +42,7 @@ from mage_studio.render.studio.spec import (
     StudioTask,
     download_studio_media,
     parse_options,
+    studio_task_of,
 )
 from mage_studio.render.studio.watermark import load_watermark
 
@@ -114,4 +119,6 @@ __all__ = [
     "download_studio_media",
     "make_renditions",
     "run_studio",
+    "studio_task_of",
+    "try_renditions",
 ]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import structlog
 from PIL import Image
 
 from mage_studio.render.errors import InvalidMedia
@@ -22,6 +23,8 @@ from mage_studio.render.media.previews import save_animation
 from mage_studio.render.media.timeline import even_indices
 from mage_studio.render.studio.audio import video_timing
 from mage_studio.render.studio.canvas import crop_box
+
+log = structlog.get_logger(__name__)
 
 RENDITION_NAMES = ("thumbnail_square", "backdrop", "poster", "animated_preview")
 """Names of the renditions, as result file fields (`rendition_<name>`) and `urls`
@@ -143,3 +146,15 @@ def make_renditions(video: Path, folder: Path) -> dict[str, Path]:
         max_side=ANIMATION_MAX_SIDE,
     )
     return paths
+
+
+def try_renditions(video: Path, folder: Path) -> dict[str, Path]:
+    """Write the renditions of `video`, or return {} (logged) when that fails.
+
+    Renditions are extras: a video they cannot be made from is still a result.
+    """
+    try:
+        return make_renditions(video, folder)
+    except Exception as error:
+        log.warning("studio.renditions_failed", video=video.name, error=repr(error))
+        return {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,19 @@ class StudioTask(BaseModel):
 
 class StudioOptionsError(RenderError):
     """Stored options that this worker cannot read (for example a newer API's)."""
+
+
+def studio_task_of(studio: Mapping[str, Any] | None) -> StudioTask:
+    """Validate the `studio` object of a claimed job spec.
+
+    Raises StudioOptionsError (not retryable) when it is missing or malformed.
+    """
+    if studio is None:
+        raise StudioOptionsError("The studio job's spec has no studio task.")
+    try:
+        return StudioTask.model_validate(studio)
+    except ValidationError as error:
+        raise StudioOptionsError(f"The studio task is invalid: {error}") from error
 
 
 def parse_options(operation: str, options: dict[str, Any]) -> StudioModel:
