@@ -79,7 +79,9 @@ class LiveServer:
         with sqlite3.connect(self.database, timeout=30) as connection:
             return connection.execute(sql, params).fetchall()
 
-    def start_worker(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, name: str, *args: str, token: str | None = None
+    ) -> subprocess.Popen[bytes]:
         """Start a `mage-studio worker` process; its log goes to the server folder."""
         log = (self.folder / f"worker-{name}.log").open("ab")
         process = subprocess.Popen(
@@ -99,7 +101,7 @@ class LiveServer:
                 str(self.folder / "work"),
                 *args,
             ],
-            env={**self.env, "MAGE_WORKER_TOKEN": self.worker_token},
+            env={**self.env, "MAGE_WORKER_TOKEN": token or self.worker_token},
             stdout=log,
             stderr=log,
         )

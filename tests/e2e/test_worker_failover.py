@@ -108,3 +108,14 @@ def test_sigterm_releases_or_finishes_job(
         ("e2e-patient", "finished"),
     ]
     assert "shut down" in runs[0][2]
+
+
+def test_worker_with_unknown_token_exits(live_server: LiveServer) -> None:
+    stranger = live_server.start_worker("e2e-stranger", token="mwt_not-a-real-token")
+
+    exit_code = stranger.wait(timeout=EXIT_SECONDS)
+
+    assert exit_code == 3
+    log = live_server.worker_log("e2e-stranger")
+    assert "rejected the worker token" in log
+    assert "mage-studio worker-token create" in log
