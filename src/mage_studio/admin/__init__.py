@@ -1,0 +1,1 @@
+"""Administration: users, money, orders, support, content, the audit log, status."""

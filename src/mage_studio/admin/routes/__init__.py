@@ -1,0 +1,1 @@
+"""Route modules of the administration API, grouped by what they manage."""

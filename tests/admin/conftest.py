@@ -1,0 +1,7 @@
+from tests.auth.fixtures import (  # noqa: F401
+    cheap_argon2,
+    mailbox,
+    redis_url,
+    settings,
+    smtp_server,
+)
