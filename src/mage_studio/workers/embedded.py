@@ -25,8 +25,9 @@ from mage_studio.workers.transport import SwitchableTransport
 
 log = structlog.get_logger(__name__)
 
-CLAIM_WAIT_SECONDS = 10.0
-"""Short long-polls, because the server waits for open requests when it stops."""
+CLAIM_WAIT_SECONDS = 5.0
+"""Short long-polls: on SIGTERM the server first waits for open requests (a claim
+in progress included) and only then runs the shutdown that stops the workers."""
 GRACE_SECONDS = 5.0
 """How long a running job may take to finish when the API process stops."""
 STOP_TIMEOUT_SECONDS = 30.0
