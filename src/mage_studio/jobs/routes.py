@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mage_studio.auth.deps import AppSettings, CurrentUser
 from mage_studio.config import Settings
 from mage_studio.core.ratelimit import RateLimit, enforce
-from mage_studio.core.routing import DbRoute, DbSession
+from mage_studio.core.routing import DbRoute, DbSession, after_commit
 from mage_studio.core.schemas import PageParams, page_params
 from mage_studio.core.storage import StorageDep
 from mage_studio.errors import PayloadTooLarge
@@ -37,6 +37,8 @@ from mage_studio.jobs.schemas import (
     UploadResult,
 )
 from mage_studio.jobs.uploads import MultipartForm, read_multipart
+from mage_studio.queue.events import publish_job_event
+from mage_studio.queue.notifier import notify_queued
 
 router = APIRouter(route_class=DbRoute, tags=["video jobs"])
 
@@ -133,6 +135,21 @@ async def upload(
     return UploadResult(url=url, id=job.id)
 
 
+def _announce(
+    request: Request, session: AsyncSession, job: VideoJob, *, queued: bool
+) -> None:
+    """After the commit, wake waiting workers and tell event subscribers."""
+    app = request.app
+    job_id, status = job.id, job.status
+
+    async def announce() -> None:
+        if queued:
+            await notify_queued(app)
+        await publish_job_event(app, job_id, {"type": "status", "status": status})
+
+    after_commit(session, announce)
+
+
 @router.post(
     "/api/generate",
     response_model=GenerateResult,
@@ -144,6 +161,7 @@ async def upload(
     openapi_extra=json_body(Vid2VidRequest, DeforumRequest),
 )
 async def generate(
+    request: Request,
     user: CurrentUser,
     session: DbSession,
     settings: AppSettings,
@@ -156,6 +174,7 @@ async def generate(
     pending, previewed, failed or cancelled; otherwise 409.
     """
     job = await generation.generate(session, settings, user, body)
+    _announce(request, session, job, queued=True)
     return GenerateResult(
         id=job.id,
         status=job.status,
@@ -181,6 +200,7 @@ async def generate(
     openapi_extra=json_body(FinalizeRequest),
 )
 async def finalize(
+    request: Request,
     user: CurrentUser,
     session: DbSession,
     settings: AppSettings,
@@ -192,6 +212,7 @@ async def finalize(
     (402 when short).
     """
     job = await generation.finalize(session, settings, user, body)
+    _announce(request, session, job, queued=True)
     return FinalizeResult(
         status=job.status,
         retries=job.retries,
@@ -203,6 +224,7 @@ async def finalize(
 @router.post("/api/cancelJob/{videoId}", response_model=CancelResult)
 @router.post("/cancelJob/{videoId}", response_model=CancelResult)
 async def cancel_job(
+    request: Request,
     user: CurrentUser,
     session: DbSession,
     video_id: Annotated[int, Path(alias="videoId", ge=1, le=MAX_ID)],
@@ -215,6 +237,7 @@ async def cancel_job(
     failed and cancelled jobs return 409.
     """
     job = await service.cancel(session, user, video_id)
+    _announce(request, session, job, queued=False)
     return CancelResult(cancel_requested=job.cancel_requested)
 
 
