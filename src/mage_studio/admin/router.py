@@ -6,12 +6,12 @@ questions and message moderation live with their own domains under the same pref
 
 from fastapi import APIRouter
 
-from mage_studio.admin.routes import audit, commerce, content, status, users
+from mage_studio.admin.routes import audit, commerce, content, status, support, users
 
 PREFIX = "/api/administration"
 
 router = APIRouter()
-for module in (users, commerce, content, audit):
+for module in (users, commerce, support, content, audit):
     router.include_router(module.router, prefix=PREFIX)
 router.include_router(status.router)
 
