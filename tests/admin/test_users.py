@@ -13,7 +13,9 @@ from tests.admin.factories import (
     audit_entries,
     create_chat,
     create_job,
+    create_queued_job,
     create_support_request,
+    fund,
 )
 from tests.auth.fixtures import Mailbox
 from tests.factories import DEFAULT_PASSWORD, auth_headers, create_admin, create_user
@@ -82,6 +84,24 @@ async def test_list_users_shows_admin_fields(
     assert user["data_stats"]["video_jobs"] == 0
     assert "password_hash" not in user
     assert "passwordHash" not in user
+
+
+async def test_list_users_shows_ledger_balances(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    headers: dict[str, str],
+) -> None:
+    user = await create_user(session, login="funded")
+    await fund(session, user, settings, credits=120, money=3400)
+    await create_queued_job(session, user, credits=20)
+    await session.commit()
+
+    response = await client.get(USERS, params={"search": "funded"}, headers=headers)
+
+    listed = response.json()["data"][0]
+    assert listed["balance"] == 3400
+    assert listed["credits"] == 100
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from mage_studio.admin.schemas import AdminUserRead, UserDataChange
 from mage_studio.auth import reset
 from mage_studio.auth import service as auth_service
 from mage_studio.auth.schemas import ChangePasswordRequest
+from mage_studio.billing.accounts import users_balances
 from mage_studio.config import Settings
 from mage_studio.core.audit import record_audit
 from mage_studio.errors import Conflict, NotFound, ValidationFailed
@@ -36,12 +37,19 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
 async def admin_user_reads(
     session: AsyncSession, accounts: Sequence[User]
 ) -> list[AdminUserRead]:
-    """Return the admin view of `accounts`, content counts included."""
+    """Return the admin view of `accounts`: available balances from the ledger and
+    content counts included."""
+    ids = [user.id for user in accounts]
     reads = await users.user_reads(session, accounts)
-    stats = await repository.data_stats(session, [user.id for user in accounts])
+    stats = await repository.data_stats(session, ids)
+    balances = await users_balances(session, ids)
     return [
         AdminUserRead(
-            **read.model_dump(),
+            **{
+                **read.model_dump(),
+                "balance": balances[user.id][0],
+                "credits": balances[user.id][1],
+            },
             active=user.active,
             priorityTier=user.priority_tier,
             data_stats=stats[user.id],
@@ -168,7 +176,7 @@ async def change_own_password(
     request: ChangePasswordRequest,
     current_family: str | None,
 ) -> None:
-    """Change the calling admin's password; the audit entry holds no password data."""
+    """Change the calling admin's password; no password data goes into the audit."""
     await auth_service.change_password(session, admin, request, current_family)
     await record_audit(
         session,
