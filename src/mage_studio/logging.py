@@ -15,11 +15,14 @@ from mage_studio.config import Environment, Settings
 LOG_FILE_NAME = "mage-studio.log"
 
 _SECRET_KEYS = {"password", "token", "access_token", "refresh_token", "secret", "hash"}
-_TOKEN_IN_QUERY = re.compile(r"([?&](?:token|access_token)=)[^&\s]+")
+_TOKEN_IN_QUERY = re.compile(
+    r"([?&](?:token|access_token|signature|X-Amz-Signature|X-Amz-Credential)=)[^&\s]+",
+    re.IGNORECASE,
+)
 
 
 def redact_query(text: str) -> str:
-    """Replace `token=` query values with a marker so URLs can be logged."""
+    """Replace tokens and URL signatures in a query with a marker before logging."""
     return _TOKEN_IN_QUERY.sub(r"\1[redacted]", text)
 
 
@@ -27,7 +30,7 @@ def _redact(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     for key in list(event):
         if key.lower() in _SECRET_KEYS:
             event[key] = "[redacted]"
-        elif isinstance(event[key], str) and "token=" in event[key]:
+        elif isinstance(event[key], str) and "=" in event[key]:
             event[key] = redact_query(event[key])
     return event
 

@@ -1,5 +1,6 @@
 """Every ORM model, imported so the metadata is complete (Alembic, tests, shell)."""
 
+import mage_studio.core.audit  # noqa: F401  (shared audit table)
 from mage_studio.core.db import Base
 from mage_studio.domains import domain_modules
 
