@@ -25,6 +25,8 @@ from mage_studio.queue.schemas import (
     SteeringValues,
 )
 from mage_studio.queue.timing import render_frame_count
+from mage_studio.studio.models import STUDIO_GENERATOR
+from mage_studio.studio.tasks import build_studio_task
 
 log = structlog.get_logger(__name__)
 
@@ -75,6 +77,11 @@ async def build_job_spec(
         soundtrack_url=_url(storage, job.soundtrack_key),
         extend_from=await _extend_from(session, storage, job.extend_from_job_id),
         steering=steering_of(job),
+        studio=(
+            await build_studio_task(session, storage, job)
+            if job.generator == STUDIO_GENERATOR
+            else None
+        ),
     )
 
 
