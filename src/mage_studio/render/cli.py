@@ -19,7 +19,12 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from mage_studio.render.backends import BACKEND_NAMES, Backend, create_backend
-from mage_studio.render.client import RequestRejected, WorkerClient, WorkerUnauthorized
+from mage_studio.render.client import (
+    RequestRejected,
+    WorkerClient,
+    WorkerUnauthorized,
+    check_token,
+)
 from mage_studio.render.display import ProgressDisplay, configure_worker_logging
 from mage_studio.render.runner import (
     BackendFactory,
@@ -168,6 +173,11 @@ def worker(
             "[red]Missing worker token:[/red] pass --token or set MAGE_WORKER_TOKEN."
         )
         raise typer.Exit(EXIT_USAGE)
+    try:
+        check_token(token)
+    except ValueError as exc:
+        console.print(f"[red]Invalid worker token:[/red] {exc}.")
+        raise typer.Exit(EXIT_USAGE) from exc
     _check_backend(backend, a1111_url)
     configure_worker_logging(json_logs=log_json)
     config = WorkerConfig(
@@ -201,12 +211,7 @@ async def _run(
 ) -> int:
     display = ProgressDisplay(console) if show_progress else None
     observer: JobObserver | None = display
-    try:
-        client = WorkerClient(api, token)
-    except ValueError as exc:
-        console.print(f"[red]Invalid worker token:[/red] {exc}.")
-        return EXIT_USAGE
-    async with client:
+    async with WorkerClient(api, token) as client:
         runner = Worker(client, make_backend, config, observer)
         loop = asyncio.get_running_loop()
         for number in (signal.SIGTERM, signal.SIGINT):

@@ -125,6 +125,12 @@ RequestBuilder = Callable[[ExitStack], dict[str, Any]]
 """Returns the keyword arguments of one try; files it opens go on the ExitStack."""
 
 
+def check_token(token: str) -> None:
+    """Raise ValueError unless `token` can be sent as a bearer token."""
+    if not _TOKEN.fullmatch(token):
+        raise ValueError("the worker token must be one word of printable characters")
+
+
 class WorkerClient:
     """Async client of one API for one worker token.
 
@@ -145,10 +151,7 @@ class WorkerClient:
         timeout: float = 60.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        if not _TOKEN.fullmatch(token):
-            raise ValueError(
-                "the worker token must be one word of printable characters"
-            )
+        check_token(token)
         self.api_url = api_url.rstrip("/")
         self.url_rewrites = dict(url_rewrites or {})
         self._sleep = sleep
