@@ -17,12 +17,13 @@ from tests.render.render_factories import write_still
 pytestmark = pytest.mark.e2e
 
 StartWorker = Callable[..., subprocess.Popen[bytes]]
-# 48 frames at 256x256 take a few seconds with the preview backend.
+# 72 frames at 256x256 take a few seconds with the preview backend, long enough
+# for heartbeats to report progress before the render ends.
 SLOW_DEFORUM = {
     "type": "deforum",
     "prompt": "a slow zoom",
     "preset": "zoom-in",
-    "length": 2,
+    "length": 3,
     "fps": 24,
     "frameCount": 1,
     "seed": 3,
@@ -55,7 +56,7 @@ def _check_finished(user: ApiUser, job_id: int, folder: Path) -> dict[str, Any]:
     assert status["status"] == "finished", status
     video = decode_video(user.download(status["urls"]["video"], folder / "out.mp4"))
     check_output(status, video, audio=False)
-    assert len(video.frames) == 48
+    assert len(video.frames) == 72
     return status
 
 
