@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import code
+import os
 import sys
 from typing import Annotated, Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from mage_studio.config import Settings, get_settings
 from mage_studio.core.db import Database
 from mage_studio.domains import domain_modules
+from mage_studio.logging import configure_logging
 
 app = typer.Typer(
     help="Mage Studio API: serve the API, run workers, manage the database.",
@@ -44,6 +46,11 @@ def serve(
     settings = _settings()
     host = host or settings.host
     port = port or settings.port
+    # The app factory reads its settings from the environment: make the options
+    # visible there so signed URLs and embedded workers use the address served.
+    os.environ["MAGE_HOST"] = host
+    os.environ["MAGE_PORT"] = str(port)
+    get_settings.cache_clear()
     base = settings.public_url or f"http://{host}:{port}"
     console.print(f"API:      {base}/api")
     console.print(f"Docs:     {base}/docs")
@@ -193,6 +200,16 @@ def log_clear() -> None:
             path.write_bytes(b"")
             cleared += 1
     console.print(f"Cleared {cleared} log file(s) in {folder}.")
+
+
+@app.callback()
+def _configure(ctx: typer.Context) -> None:
+    """Send logs to stderr so commands can print results on stdout."""
+    try:
+        settings = get_settings()
+    except ValueError:
+        return  # each command reports invalid settings itself
+    configure_logging(settings)
 
 
 def _register_domain_commands() -> None:

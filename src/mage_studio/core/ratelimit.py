@@ -35,7 +35,8 @@ log = structlog.get_logger(__name__)
 
 # Workers authenticate with worker tokens and pace themselves (heartbeats, long
 # polls), so the per-client limit for people does not apply to them.
-EXEMPT_PREFIXES = ("/api/workers/",)
+# Workers have their own tokens, and file downloads are authorised by signed URLs.
+EXEMPT_PREFIXES = ("/api/workers/", "/api/files/")
 REDIS_PREFIX = "mage:ratelimit:"
 _SWEEP_EVERY = 1000
 
