@@ -24,6 +24,9 @@ from mage_studio.config import Settings
 from mage_studio.core.db import utcnow
 from mage_studio.errors import ServiceUnavailable
 
+# A Redis that accepts connections but never replies must not hang requests.
+REDIS_TIMEOUT_SECONDS = 2.0
+
 log = structlog.get_logger(__name__)
 
 REDIS_PREFIX = "mage:revoked:"
@@ -109,5 +112,11 @@ def _unavailable(exc: RedisError) -> ServiceUnavailable:
 def build_revocation_store(settings: Settings) -> RevocationStore:
     """Return the Redis store when `redis_url` is set, else the database one."""
     if settings.redis_url:
-        return RedisRevocationStore(redis.Redis.from_url(settings.redis_url))
+        return RedisRevocationStore(
+            redis.Redis.from_url(
+                settings.redis_url,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            )
+        )
     return DatabaseRevocationStore()

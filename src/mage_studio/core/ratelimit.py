@@ -31,6 +31,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mage_studio.config import Settings
 from mage_studio.errors import AppError, TooManyRequests, error_response
 
+# A Redis that accepts connections but never replies must not hang requests.
+REDIS_TIMEOUT_SECONDS = 2.0
+
 log = structlog.get_logger(__name__)
 
 # Workers authenticate with worker tokens and pace themselves (heartbeats, long
@@ -154,7 +157,13 @@ class RedisRateLimiter:
 def build_rate_limiter(settings: Settings) -> RateLimiter:
     """Return the Redis limiter when `redis_url` is set, else the in-process one."""
     if settings.redis_url:
-        return RedisRateLimiter(redis.Redis.from_url(settings.redis_url))
+        return RedisRateLimiter(
+            redis.Redis.from_url(
+                settings.redis_url,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            )
+        )
     return MemoryRateLimiter()
 
 
