@@ -39,6 +39,7 @@ SUMMARY_KEYS = {
 URL_KEYS = {
     "original", "preview_img", "preview_animation", "video", "thumbnail",
     "last_frame", "soundtrack",
+    "thumbnail_square", "backdrop", "poster", "animated_preview",
 }  # fmt: skip
 PLACEMENT = {
     "your_position": 3,

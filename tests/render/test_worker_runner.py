@@ -138,6 +138,10 @@ async def test_renders_and_uploads_result(
         "last_frame",
         "preview_img",
         "preview_animation",
+        "rendition_thumbnail_square",
+        "rendition_backdrop",
+        "rendition_poster",
+        "rendition_animated_preview",
     }
     assert result["files"]["video"][4:8] == b"ftyp"
     timings = result["metadata"]["timings"]

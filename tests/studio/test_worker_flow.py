@@ -17,7 +17,12 @@ from mage_studio.jobs.models import VideoJob
 from mage_studio.queue import tokens
 from mage_studio.queue.schemas import JobSpec
 from mage_studio.render.pipelines import RenderOutputs
-from mage_studio.render.studio import StudioTask, download_studio_media, run_studio
+from mage_studio.render.studio import (
+    StudioTask,
+    download_studio_media,
+    make_renditions,
+    run_studio,
+)
 from tests.billing.factories import available
 from tests.queue.factories import claim
 from tests.studio.conftest import STARTING_CREDITS, Actor, upload_watermark
@@ -63,6 +68,11 @@ async def report(
         "last_frame": ("last_frame.png", outputs.last_frame.read_bytes()),
         "preview_img": ("strip.webp", outputs.preview_img.read_bytes()),
     }
+    if outputs.video is not None:
+        folder = outputs.video.parent / "renditions"
+        renditions = await asyncio.to_thread(make_renditions, outputs.video, folder)
+        for name, path in renditions.items():
+            files[f"rendition_{name}"] = (path.name, path.read_bytes())
     return await client.post(
         f"/api/workers/jobs/{spec.job_id}/result",
         data={
@@ -119,6 +129,8 @@ async def test_export_runs_and_downloads(
     assert data["status"] == "finished"
     assert data["progress"] == 100
     assert data["credits_reserved"] == 0
+    assert data["urls"]["thumbnail_square"] is not None
+    assert data["urls"]["animated_preview"] is not None
     video = await client.get(data["urls"]["video"])
     assert video.status_code == 200
     path = tmp_path / "download.mp4"

@@ -178,6 +178,8 @@ class VideoJob(TimestampMixin, Base):
     preview_animation_key: Mapped[str | None] = mapped_column(String(512), default=None)
     thumbnail_key: Mapped[str | None] = mapped_column(String(512), default=None)
     last_frame_key: Mapped[str | None] = mapped_column(String(512), default=None)
+    # Gallery renditions of the finished video: rendition name -> storage key.
+    renditions: Mapped[dict[str, str] | None] = mapped_column(JSON, default=None)
 
     @property
     def fps(self) -> Fraction | None:

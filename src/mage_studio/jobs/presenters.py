@@ -53,6 +53,7 @@ class JobPresenter:
         return None if key is None else self.storage.signed_url(key, self.ttl)
 
     def urls(self, job: VideoJob) -> JobUrls:
+        renditions = job.renditions or {}
         return JobUrls(
             original=self.link(job.source_key),
             preview_img=self.link(job.preview_img_key),
@@ -61,6 +62,10 @@ class JobPresenter:
             thumbnail=self.link(job.thumbnail_key),
             last_frame=self.link(job.last_frame_key),
             soundtrack=self.link(job.soundtrack_key),
+            thumbnail_square=self.link(renditions.get("thumbnail_square")),
+            backdrop=self.link(renditions.get("backdrop")),
+            poster=self.link(renditions.get("poster")),
+            animated_preview=self.link(renditions.get("animated_preview")),
         )
 
     async def queue(self, job: VideoJob) -> Queue:

@@ -37,6 +37,18 @@ class JobUrls(BaseModel):
     thumbnail: str | None
     last_frame: str | None
     soundtrack: str | None
+    thumbnail_square: str | None = Field(
+        default=None, description="Rendition: square JPEG, up to 512 px."
+    )
+    backdrop: str | None = Field(
+        default=None, description="Rendition: 16:9 JPEG, up to 1280 px wide."
+    )
+    poster: str | None = Field(
+        default=None, description="Rendition: 9:16 JPEG, up to 1280 px high."
+    )
+    animated_preview: str | None = Field(
+        default=None, description="Rendition: animated WebP of about 3 s."
+    )
 
 
 class UploadResult(BaseModel):

@@ -222,6 +222,7 @@ async def delete_job(
         job.preview_animation_key,
         job.thumbnail_key,
         job.last_frame_key,
+        *(job.renditions or {}).values(),
     ]
     if job.status == APPROVED:
         await charges.release_render(session, job)

@@ -120,11 +120,17 @@ async def result(
     preview_animation: OptionalFile = None,
     thumbnail: OptionalFile = None,
     last_frame: OptionalFile = None,
+    rendition_thumbnail_square: OptionalFile = None,
+    rendition_backdrop: OptionalFile = None,
+    rendition_poster: OptionalFile = None,
+    rendition_animated_preview: OptionalFile = None,
 ) -> JobAck:
     """Upload the render's files; a preview becomes `preview`, a full render
     `finished`.
 
-    409 when the attempt no longer owns the job; nothing is stored then.
+    A full render may add gallery renditions (`rendition_*`, JPEG or WebP), which
+    replace the job's earlier ones. 409 when the attempt no longer owns the job;
+    nothing is stored then.
     """
     files = {
         name: upload
@@ -134,6 +140,10 @@ async def result(
             "preview_animation": preview_animation,
             "thumbnail": thumbnail,
             "last_frame": last_frame,
+            "rendition_thumbnail_square": rendition_thumbnail_square,
+            "rendition_backdrop": rendition_backdrop,
+            "rendition_poster": rendition_poster,
+            "rendition_animated_preview": rendition_animated_preview,
         }.items()
         if upload is not None
     }

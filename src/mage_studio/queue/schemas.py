@@ -20,12 +20,21 @@ RESULT_PATH = API_PREFIX + "/jobs/{job_id}/result"
 FAIL_PATH = API_PREFIX + "/jobs/{job_id}/fail"
 
 MAX_CLAIM_WAIT_SECONDS = 30.0
+RENDITION_FILE_FIELDS = (
+    "rendition_thumbnail_square",
+    "rendition_backdrop",
+    "rendition_poster",
+    "rendition_animated_preview",
+)
+"""Optional result files of a full render: `rendition_<name>` for each rendition of
+`mage_studio.render.studio.RENDITION_NAMES`."""
 RESULT_FILE_FIELDS = (
     "video",
     "preview_img",
     "preview_animation",
     "thumbnail",
     "last_frame",
+    *RENDITION_FILE_FIELDS,
 )
 FRAME_CONTENT_TYPES = ("image/jpeg", "image/webp", "image/png")
 
@@ -248,6 +257,7 @@ __all__ = [
     "FAIL_PATH",
     "FRAMES_PATH",
     "HEARTBEAT_PATH",
+    "RENDITION_FILE_FIELDS",
     "RESULT_FILE_FIELDS",
     "RESULT_PATH",
     "ClaimRequest",

@@ -61,7 +61,12 @@ RESULT_EXTENSIONS = {
     "preview_animation": "webp",
     "thumbnail": "jpg",
     "last_frame": "png",
+    "rendition_thumbnail_square": "jpg",
+    "rendition_backdrop": "jpg",
+    "rendition_poster": "jpg",
+    "rendition_animated_preview": "webp",
 }
+RENDITION_PREFIX = "rendition_"
 RESULT_KEY_COLUMNS = {
     "video": "video_key",
     "preview_img": "preview_img_key",
@@ -506,12 +511,19 @@ async def _apply_result(
     now = utcnow()
     elapsed = _elapsed(job, now)
     replaced = []
+    renditions = dict(job.renditions or {})
     for field_name, key in stored.items():
-        column = RESULT_KEY_COLUMNS[field_name]
-        old = getattr(job, column)
+        if field_name.startswith(RENDITION_PREFIX):
+            old = renditions.get(field_name.removeprefix(RENDITION_PREFIX))
+            renditions[field_name.removeprefix(RENDITION_PREFIX)] = key
+        else:
+            column = RESULT_KEY_COLUMNS[field_name]
+            old = getattr(job, column)
+            setattr(job, column, key)
         if old and old != key:
             replaced.append(old)
-        setattr(job, column, key)
+    if renditions != (job.renditions or {}):
+        job.renditions = renditions
 
     is_preview = job.render_kind == RenderKind.PREVIEW.value
     job.status = (JobStatus.PREVIEW if is_preview else JobStatus.FINISHED).value

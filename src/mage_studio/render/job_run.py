@@ -39,6 +39,7 @@ from mage_studio.render.studio import (
     download_studio_media,
     run_studio,
     studio_task_of,
+    try_renditions,
 )
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ class JobRun:
         # long upload, and a 409 then only means that the report was accepted.
         self.reporting = False
         self._heartbeats_done = False
+        self._renditions: dict[str, Path] = {}
 
     # --- control ----------------------------------------------------------------------
 
@@ -155,6 +157,10 @@ class JobRun:
                 if self.cancel.is_set():
                     raise RenderCancelled(0)
                 outputs = await self._render(render_spec, workdir / "render")
+            if self.spec.render == "full" and outputs.video is not None:
+                self._renditions = await self._in_thread(
+                    partial(try_renditions, outputs.video, workdir / "renditions")
+                )
         except asyncio.CancelledError:
             self.abort("shutdown")
             raise
@@ -243,6 +249,8 @@ class JobRun:
             }.items()
             if path is not None
         }
+        for name, path in self._renditions.items():
+            files[f"rendition_{name}"] = path
         try:
             ack = await self.client.submit_result(
                 self.spec.job_id,

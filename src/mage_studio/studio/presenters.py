@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import Request
 
 from mage_studio.jobs.models import VideoJob
@@ -14,12 +12,6 @@ from mage_studio.studio.schemas import StudioJobRead, StudioUrls, WatermarkRead
 from mage_studio.studio.service import operation_of, options_of, source_ids_of
 
 
-def rendition_keys(job: VideoJob) -> dict[str, Any]:
-    """Return the stored keys of the job's renditions, by rendition name."""
-    keys = getattr(job, "renditions", None)
-    return keys if isinstance(keys, dict) else {}
-
-
 class StudioPresenter:
     """Response builder for one request: signed links and queue placement."""
 
@@ -28,7 +20,7 @@ class StudioPresenter:
 
     def urls(self, job: VideoJob) -> StudioUrls:
         link = self.jobs.link
-        renditions = rendition_keys(job)
+        renditions = job.renditions or {}
         return StudioUrls(
             video=link(job.video_key),
             thumbnail=link(job.thumbnail_key),
