@@ -90,12 +90,18 @@ async def test_get_job_of_owner_only(
     not_studio = await client.get(
         f"/api/studio/jobs/{finished.id}", headers=actor.headers
     )
+    as_video_job = await client.get(
+        f"/api/video-jobs/{created['id']}", headers=actor.headers
+    )
 
     assert own.status_code == 200
     assert own.json()["data"]["id"] == created["id"]
     assert own.json()["data"]["status"] == "approved"
     assert other.status_code == 404
     assert not_studio.status_code == 404
+    assert as_video_job.status_code == 200, as_video_job.text
+    assert as_video_job.json()["generator"] == "studio"
+    assert as_video_job.json()["generation_parameters"]["operation"] == "export"
 
 
 async def test_cancel_queued_job_releases_credits(
