@@ -167,3 +167,20 @@ async def test_cancel_of_video_job_not_found(
     )
 
     assert response.status_code == 404
+
+
+async def test_studio_job_cannot_be_generated_or_finalized(
+    client: httpx.AsyncClient, actor: Actor, finished: VideoJob
+) -> None:
+    created = await export(client, actor, finished)
+    await client.post(f"/api/studio/jobs/{created['id']}/cancel", headers=actor.headers)
+    body = {"videoId": created["id"], "type": "vid2vid", "modelId": 1, "prompt": "x"}
+
+    generated = await client.post("/api/generate", headers=actor.headers, json=body)
+    finalized = await client.post(
+        "/api/finalize", headers=actor.headers, json={"videoId": created["id"]}
+    )
+
+    assert generated.status_code == 422
+    assert "videoId" in generated.json()["error"]["validator"]
+    assert finalized.status_code == 422

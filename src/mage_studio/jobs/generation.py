@@ -106,6 +106,10 @@ async def _load_job(session: AsyncSession, user: User, body: Any) -> VideoJob:
     job = await repository.get_user_job(session, user, video_id, for_update=True)
     if job is None:
         raise NotFound("Video job not found.")
+    if job.generator == Generator.STUDIO.value:
+        raise invalid(
+            {"videoId": ["A studio job cannot be rendered; create a new studio job."]}
+        )
     return job
 
 

@@ -40,6 +40,8 @@ class JobStatus(StrEnum):
 class Generator(StrEnum):
     VID2VID = "vid2vid"
     DEFORUM = "deforum"
+    # Exports, compositions and audio edits of finished jobs (the studio domain).
+    STUDIO = "studio"
 
 
 class RenderKind(StrEnum):

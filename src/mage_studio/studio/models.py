@@ -10,8 +10,9 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mage_studio.core.db import Base, TimestampMixin
+from mage_studio.jobs.models import Generator
 
-STUDIO_GENERATOR = "studio"
+STUDIO_GENERATOR = Generator.STUDIO.value
 """`VideoJob.generator` of studio jobs."""
 
 
