@@ -47,7 +47,7 @@ EaseCurve = Literal["linear", "ease", "ease-in", "ease-out", "ease-in-out"]
 Name = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[\w.:@/+-]+$"
+        strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[\w .:@/+-]+$"
     ),
 ]
 Prompt = Annotated[str, StringConstraints(max_length=10_000)]
