@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.auth.deps import AdminUser
+from mage_studio.core.audit import record_audit
 from mage_studio.core.routing import DbRoute, DbSession
 from mage_studio.errors import Conflict, NotFound
 from mage_studio.jobs import repository
@@ -19,6 +20,7 @@ from mage_studio.jobs.schemas import (
     SdInstanceRead,
     SdInstanceUpdate,
 )
+from mage_studio.users.models import User
 
 router = APIRouter(
     prefix="/api/administration/sd-instances",
@@ -64,6 +66,15 @@ async def create_instance(
     session.add(instance)
     await session.flush()
     await session.refresh(instance)
+    await record_audit(
+        session,
+        admin,
+        "sd_instance.created",
+        "sd_instance",
+        instance.id,
+        None,
+        _fields(instance),
+    )
     return _read(instance)
 
 
@@ -75,17 +86,39 @@ async def get_instance(
     return _read(await _get(session, id))
 
 
+def _fields(instance: SdInstance) -> dict[str, object]:
+    return {
+        "name": instance.name,
+        "url": instance.url,
+        "type": instance.type,
+        "enabled": instance.enabled,
+    }
+
+
 async def _update(
-    session: AsyncSession, instance_id: int, changes: dict[str, object]
+    session: AsyncSession, admin: User, instance_id: int, changes: dict[str, object]
 ) -> SdInstanceRead:
     instance = await _get(session, instance_id)
     name = changes.get("name")
     if isinstance(name, str):
         await _check_name_free(session, name, instance_id)
+    before = _fields(instance)
     for key, value in changes.items():
         setattr(instance, key, value)
     await session.flush()
     await session.refresh(instance)
+    after = _fields(instance)
+    changed = [key for key in after if after[key] != before[key]]
+    if changed:
+        await record_audit(
+            session,
+            admin,
+            "sd_instance.updated",
+            "sd_instance",
+            instance.id,
+            {key: before[key] for key in changed},
+            {key: after[key] for key in changed},
+        )
     return _read(instance)
 
 
@@ -94,7 +127,7 @@ async def replace_instance(
     id: InstanceId, body: SdInstanceCreate, admin: AdminUser, session: DbSession
 ) -> SdInstanceRead:
     """Replace every field of an instance."""
-    return await _update(session, id, body.model_dump())
+    return await _update(session, admin, id, body.model_dump())
 
 
 @router.patch("/{id}", response_model=SdInstanceRead)
@@ -102,7 +135,7 @@ async def update_instance(
     id: InstanceId, body: SdInstanceUpdate, admin: AdminUser, session: DbSession
 ) -> SdInstanceRead:
     """Change the given fields of an instance."""
-    return await _update(session, id, body.model_dump(exclude_none=True))
+    return await _update(session, admin, id, body.model_dump(exclude_none=True))
 
 
 @router.patch("/{id}/toggle", response_model=SdInstanceRead)
@@ -111,7 +144,7 @@ async def toggle_instance(
 ) -> SdInstanceRead:
     """Enable a disabled instance or disable an enabled one."""
     instance = await _get(session, id)
-    return await _update(session, id, {"enabled": not instance.enabled})
+    return await _update(session, admin, id, {"enabled": not instance.enabled})
 
 
 @router.delete("/{id}", response_model=DeletedMessage)
@@ -120,6 +153,15 @@ async def delete_instance(
 ) -> DeletedMessage:
     """Remove an instance from the registry."""
     instance = await _get(session, id)
+    await record_audit(
+        session,
+        admin,
+        "sd_instance.deleted",
+        "sd_instance",
+        instance.id,
+        _fields(instance),
+        None,
+    )
     await session.delete(instance)
     await session.flush()
     return DeletedMessage(message="SD instance deleted successfully")

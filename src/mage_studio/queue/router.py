@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Form, Path, Query, Request, Response, Uploa
 from pydantic import ValidationError
 
 from mage_studio.auth.deps import AdminUser, AppSettings
+from mage_studio.core.audit import record_audit
 from mage_studio.core.routing import DbRoute, DbSession
 from mage_studio.core.schemas import Envelope
 from mage_studio.errors import ValidationFailed, validation_errors
@@ -209,6 +210,16 @@ async def create_worker_token(
 ) -> Envelope[WorkerTokenCreated]:
     """Create a worker token. The secret is in this response only: store it now."""
     issued = await tokens.create_token(session, body.name, created_by_id=admin_user.id)
+    # The secret never reaches the audit log: only the name and id are recorded.
+    await record_audit(
+        session,
+        admin_user,
+        "worker_token.created",
+        "worker_token",
+        issued.record.id,
+        None,
+        {"name": issued.record.name},
+    )
     fields = repository.token_fields(issued.record)
     return Envelope(data=WorkerTokenCreated(**fields, token=issued.token))
 
@@ -217,10 +228,19 @@ async def create_worker_token(
 async def revoke_worker_token(
     token_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     session: DbSession,
-    _: AdminUser,
+    admin_user: AdminUser,
 ) -> Envelope[WorkerTokenRead]:
     """Revoke a worker token; its workers get 401 from their next call."""
     record = await tokens.revoke_token(session, token_id)
+    await record_audit(
+        session,
+        admin_user,
+        "worker_token.revoked",
+        "worker_token",
+        record.id,
+        {"revoked_at": None},
+        {"revoked_at": record.revoked_at},
+    )
     return Envelope(data=_token_read(record))
 
 
