@@ -2,8 +2,8 @@
 
 Services record each change an admin makes (a finance operation status, an order
 status, a user's data) with `record_audit` in the same transaction as the change, so
-the entry exists exactly when the change does. Rows are never updated or deleted: the ORM
-raises `ImmutableRecordError` on any attempt through a session.
+the entry exists exactly when the change does. Rows are never updated or deleted:
+the ORM raises `ImmutableRecordError` on any attempt through a session.
 """
 
 from __future__ import annotations
