@@ -7,6 +7,7 @@ go to test-artifacts/ for review.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import time
@@ -58,6 +59,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
 @pytest.fixture
 def page(stack: LiveStack) -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API clears the main thread's event loop when it stops; the
+    # async tests that run later need pytest-asyncio's loop back.
+    policy = asyncio.get_event_loop_policy()
+    try:
+        saved_loop: asyncio.AbstractEventLoop | None = policy.get_event_loop()
+    except RuntimeError:
+        saved_loop = None
+    try:
+        yield from _browser_page(sync_api)
+    finally:
+        policy.set_event_loop(saved_loop)
+
+
+def _browser_page(sync_api: Any) -> Iterator[Any]:
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(_chromium_or_skip()), args=CHROMIUM_ARGS
