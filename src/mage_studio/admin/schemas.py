@@ -137,7 +137,10 @@ class UserId(BaseModel):
 
 
 class PurgeResult(BaseModel):
-    """What a purge removed. The ledger, orders and finance operations are kept."""
+    """Counts of the rows and files a purge removed.
+
+    The ledger, orders and finance operations are kept.
+    """
 
     userId: int
     video_jobs: int

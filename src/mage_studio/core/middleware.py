@@ -36,7 +36,7 @@ class RequestContextMiddleware:
     """Bind a request id to the logs, return it in `X-Request-ID`, record metrics.
 
     Exceptions that no handler turned into a response are logged here with the request
-    id and answered with the documented 500 shape, without internals.
+    id and turned into the documented 500 response, without internals.
     """
 
     def __init__(self, app: ASGIApp) -> None:

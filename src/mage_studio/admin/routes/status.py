@@ -68,7 +68,7 @@ async def status_of_all(
 ) -> Envelope[StatusReport]:
     """Check the app, database, storage, Redis, queue and workers.
 
-    Everyone sees each service's name and `ok` or `failed`; administrators also
+    Every caller gets each service's name and `ok` or `failed`; administrators also
     see the details (latency, counts, errors). A failed check is reported in the
     body, so the response is 200 either way.
     """
