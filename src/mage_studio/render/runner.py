@@ -9,10 +9,9 @@ and the cancel flag.
 
 Outcomes: a finished render uploads its files. A cancel request stops the render
 before its next frame and reports `cancelled` with the frames done. Media and
-settings errors fail the job for good, and backend errors fail it
-retryably when the backend marks them retryable. A 409 at any point drops the job
-without a report,
-because another worker owns it. A 401 stops the whole worker.
+settings errors fail the job for good, and backend errors fail it retryably when
+the backend marks them retryable. A 409 at any point drops the job without a
+report, because another worker owns it. A 401 stops the whole worker.
 
 `request_shutdown()` stops claiming. Running jobs get `grace_seconds` to finish,
 after which they are stopped and released (reported as retryable failures).
