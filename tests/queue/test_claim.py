@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -218,6 +220,37 @@ async def test_claim_with_unknown_queues_is_rejected(
 
     assert response.status_code == 422
     assert "queues" in response.json()["error"]["validator"]
+
+
+async def test_claim_accepts_model_names_with_spaces(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    owner: User,
+    worker: WorkerCredentials,
+) -> None:
+    model = await create_model(session, name="Dream Shaper 8")
+    job = await create_job(session, owner, model_id=model.id)
+    await session.commit()
+
+    response = await claim_http(client, worker.token, models=["Dream Shaper 8"])
+
+    assert response.status_code == 200
+    assert response.json()["job_id"] == job.id
+
+
+@pytest.mark.parametrize(
+    "body", [{"worker_name": "gpu 01"}, {"queues": ["low", "not a queue"]}]
+)
+async def test_claim_rejects_names_with_spaces(
+    client: httpx.AsyncClient, worker: WorkerCredentials, body: dict[str, Any]
+) -> None:
+    response = await claim_http(client, worker.token, **body)
+
+    field = next(iter(body))
+    assert response.status_code == 422
+    assert [key.split(".")[0] for key in response.json()["error"]["validator"]] == [
+        field
+    ]
 
 
 async def test_claim_without_token_is_unauthorized(client: httpx.AsyncClient) -> None:

@@ -47,6 +47,13 @@ EaseCurve = Literal["linear", "ease", "ease-in", "ease-out", "ease-in-out"]
 Name = Annotated[
     str,
     StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[\w.:@/+-]+$"
+    ),
+]
+# Catalog model names are titles people typed, so inner spaces are allowed.
+ModelName = Annotated[
+    str,
+    StringConstraints(
         strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[\w .:@/+-]+$"
     ),
 ]
@@ -79,7 +86,7 @@ class ClaimRequest(_Body):
         max_length=8,
         description="Generators the worker runs; empty runs every generator.",
     )
-    models: list[Name] = Field(
+    models: list[ModelName] = Field(
         default_factory=list,
         max_length=256,
         description="Catalog names of the models the worker can load; empty loads "
