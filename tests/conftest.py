@@ -42,6 +42,28 @@ def _requested_database() -> str:
     return os.environ.get("MAGE_TEST_DATABASE_URL", "sqlite")
 
 
+def _main_thread_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:  # set to None by `asyncio.run` or Playwright's sync API
+        return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Any:
+    """Give the main thread its event loop back when a test cleared it.
+
+    Without this, one test that calls `asyncio.run` in the main thread fails every
+    async test after it with "no current event loop" instead of failing alone.
+    """
+    loop = _main_thread_loop()
+    try:
+        return (yield)
+    finally:
+        if loop is not None and not loop.is_closed() and _main_thread_loop() is None:
+            asyncio.set_event_loop(loop)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Create and migrate the test database once per run."""

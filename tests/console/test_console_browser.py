@@ -7,7 +7,6 @@ go to test-artifacts/ for review.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import time
@@ -59,17 +58,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
 @pytest.fixture
 def page(stack: LiveStack) -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API clears the main thread's event loop when it stops; the
-    # async tests that run later need pytest-asyncio's loop back.
-    policy = asyncio.get_event_loop_policy()
-    try:
-        saved_loop: asyncio.AbstractEventLoop | None = policy.get_event_loop()
-    except RuntimeError:
-        saved_loop = None
-    try:
-        yield from _browser_page(sync_api)
-    finally:
-        policy.set_event_loop(saved_loop)
+    yield from _browser_page(sync_api)
 
 
 def _browser_page(sync_api: Any) -> Iterator[Any]:
