@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.jobs.models import DeforumPreset, JobStatus, VideoJob
+from mage_studio.queue.dialects import ClaimFilter, claim_order_query
 from mage_studio.queue.models import RenderRun, Worker
 from mage_studio.users.models import User
 from tests.queue.conftest import WorkerCredentials
@@ -137,6 +138,26 @@ async def test_claim_respects_generators_and_models(
     assert second.job_id == vid2vid_xl.id
     assert third is not None
     assert third.job_id == deforum_xl.id
+
+
+async def test_model_filter_keeps_jobs_without_model(
+    session: AsyncSession, owner: User
+) -> None:
+    sd15 = await create_model(session, name="sd15-base")
+    xl = await create_model(session, name="sdxl-base")
+    studio = await create_job(session, owner, generator="studio")
+    vid2vid_xl = await create_job(session, owner, model_id=xl.id)
+    vid2vid_sd15 = await create_job(session, owner, model_id=sd15.id)
+    await session.commit()
+    query = claim_order_query(
+        ClaimFilter(queues=["low"], generators=[], models=["sd15-base"])
+    )
+
+    claimable = (await session.scalars(query)).all()
+
+    assert studio.model_id is None
+    assert claimable == [studio.id, vid2vid_sd15.id]
+    assert vid2vid_xl.id not in claimable
 
 
 async def test_claim_returns_the_job_spec(

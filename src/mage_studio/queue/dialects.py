@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, select, text, update
+from sqlalchemy import Select, and_, or_, select, text, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -49,7 +49,10 @@ def claim_order_query(claim_filter: ClaimFilter) -> Select[tuple[int]]:
         model_ids = select(RenderModel.id).where(
             RenderModel.name.in_(claim_filter.models)
         )
-        query = query.where(VideoJob.model_id.in_(model_ids))
+        # Studio jobs have no model: any worker can run them.
+        query = query.where(
+            or_(VideoJob.model_id.is_(None), VideoJob.model_id.in_(model_ids))
+        )
     return query.order_by(VideoJob.priority, VideoJob.queued_at, VideoJob.id)
 
 
