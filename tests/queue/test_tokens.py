@@ -142,22 +142,35 @@ async def test_admin_lists_live_workers_with_current_job(
 
 
 async def test_embedded_token_replaces_earlier_one(session: AsyncSession) -> None:
-    first = await tokens.ensure_embedded_worker_token(session)
+    first = await tokens.ensure_embedded_worker_token(session, 8000)
     await session.commit()
-    second = await tokens.ensure_embedded_worker_token(session)
+    second = await tokens.ensure_embedded_worker_token(session, 8000)
     await session.commit()
 
     record = await tokens.authenticate_token(session, second)
-    assert record.name == tokens.embedded_token_name()
+    assert record.name == tokens.embedded_token_name(8000)
     with pytest.raises(Unauthorized):
         await tokens.authenticate_token(session, first)
     await session.rollback()
 
 
+async def test_embedded_tokens_of_two_ports_coexist(session: AsyncSession) -> None:
+    first = await tokens.ensure_embedded_worker_token(session, 8000)
+    await session.commit()
+    second = await tokens.ensure_embedded_worker_token(session, 8001)
+    await session.commit()
+
+    first_record = await tokens.authenticate_token(session, first)
+    second_record = await tokens.authenticate_token(session, second)
+    await session.commit()
+    assert first_record.name.endswith(":8000")
+    assert second_record.name.endswith(":8001")
+
+
 async def test_issued_embedded_token_authenticates(
     app: FastAPI, session: AsyncSession
 ) -> None:
-    token = await tokens.issue_embedded_worker_token(app.state.database)
+    token = await tokens.issue_embedded_worker_token(app.state.database, 8000)
 
     record = await tokens.authenticate_token(session, token)
     await session.commit()

@@ -121,7 +121,7 @@ async def test_embedded_worker_renders_queued_job(
     assert job.lease_owner is None
     async with embedded_app.state.database.session() as session:
         names = list(await session.scalars(select(WorkerToken.name)))
-    assert names == [f"embedded@{socket.gethostname()}"]
+    assert names == [f"embedded@{socket.gethostname()}:{settings.port}"]
 
 
 async def test_embedded_worker_releases_job_on_stop(

@@ -116,18 +116,18 @@ async def _touch(session: AsyncSession, record: WorkerToken) -> None:
     record.last_used_at = now
 
 
-def embedded_token_name() -> str:
-    return f"{EMBEDDED_TOKEN_NAME}@{socket.gethostname()}"[:255]
+def embedded_token_name(port: int) -> str:
+    return f"{EMBEDDED_TOKEN_NAME}@{socket.gethostname()}:{port}"[:255]
 
 
-async def ensure_embedded_worker_token(session: AsyncSession) -> str:
-    """Create the token the in-process workers of this host use, and return it.
+async def ensure_embedded_worker_token(session: AsyncSession, port: int) -> str:
+    """Create the token the in-process workers of the server on `port` use.
 
     The secret exists only in the caller's memory. Earlier embedded tokens of the same
-    host (from previous runs) are revoked, so a restart leaves one valid token. The
-    caller commits.
+    host and port (from previous runs) are revoked, so a restart leaves one valid
+    token and a second server on another port keeps its own. The caller commits.
     """
-    name = embedded_token_name()
+    name = embedded_token_name(port)
     await session.execute(
         update(WorkerToken)
         .where(WorkerToken.name == name, WorkerToken.revoked_at.is_(None))
@@ -138,7 +138,7 @@ async def ensure_embedded_worker_token(session: AsyncSession) -> str:
     return issued.token
 
 
-async def issue_embedded_worker_token(database: Database) -> str:
+async def issue_embedded_worker_token(database: Database, port: int) -> str:
     """Create the embedded workers' token in a transaction of its own and return it."""
     async with database.session() as session:
-        return await ensure_embedded_worker_token(session)
+        return await ensure_embedded_worker_token(session, port)

@@ -74,7 +74,9 @@ class EmbeddedWorkers:
             log.error("embedded_workers_not_started", error=str(exc))
             return
 
-        token = await issue_embedded_worker_token(self.app.state.database)
+        token = await issue_embedded_worker_token(
+            self.app.state.database, settings.port
+        )
         self.client = self._client(token)
         config = WorkerConfig(
             name=worker_name(settings),
