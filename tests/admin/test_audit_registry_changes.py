@@ -71,9 +71,11 @@ async def test_worker_token_changes_are_audited_without_secret(
     token = created.json()["data"]["token"]
     token_id = created.json()["data"]["id"]
     revoked = await client.delete(f"{BASE}/workers/tokens/{token_id}", headers=headers)
+    again = await client.delete(f"{BASE}/workers/tokens/{token_id}", headers=headers)
 
     assert created.status_code == 201
     assert revoked.status_code == 200
+    assert again.status_code == 200
     assert await _actions(session) == ["worker_token.created", "worker_token.revoked"]
     rows = (await session.scalars(select(AuditEntry))).all()
     assert all(token not in str(row.new_values) for row in rows)

@@ -91,7 +91,8 @@ def revoke(
     """Revoke a worker token; its workers get 401 from their next call."""
 
     async def action(session: AsyncSession) -> WorkerToken:
-        return await tokens.revoke_token(session, token_id)
+        record, _ = await tokens.revoke_token(session, token_id)
+        return record
 
     try:
         record = _run(action)

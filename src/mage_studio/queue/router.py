@@ -231,16 +231,17 @@ async def revoke_worker_token(
     admin_user: AdminUser,
 ) -> Envelope[WorkerTokenRead]:
     """Revoke a worker token; its workers get 401 from their next call."""
-    record = await tokens.revoke_token(session, token_id)
-    await record_audit(
-        session,
-        admin_user,
-        "worker_token.revoked",
-        "worker_token",
-        record.id,
-        {"revoked_at": None},
-        {"revoked_at": record.revoked_at},
-    )
+    record, revoked_now = await tokens.revoke_token(session, token_id)
+    if revoked_now:
+        await record_audit(
+            session,
+            admin_user,
+            "worker_token.revoked",
+            "worker_token",
+            record.id,
+            {"revoked_at": None},
+            {"revoked_at": record.revoked_at},
+        )
     return Envelope(data=_token_read(record))
 
 

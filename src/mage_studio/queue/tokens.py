@@ -73,16 +73,22 @@ async def list_tokens(
     return list((await session.scalars(query)).all())
 
 
-async def revoke_token(session: AsyncSession, token_id: int) -> WorkerToken:
-    """Revoke a token; workers using it get 401 from their next call. Idempotent."""
+async def revoke_token(
+    session: AsyncSession, token_id: int
+) -> tuple[WorkerToken, bool]:
+    """Revoke a token; workers using it get 401 from their next call.
+
+    Idempotent: the flag is False when the token was already revoked.
+    """
     record = await session.get(WorkerToken, token_id)
     if record is None:
         raise NotFound("Worker token not found.")
-    if record.revoked_at is None:
-        record.revoked_at = utcnow()
-        await session.flush()
-        log.info("worker_token_revoked", token_id=record.id, name=record.name)
-    return record
+    if record.revoked_at is not None:
+        return record, False
+    record.revoked_at = utcnow()
+    await session.flush()
+    log.info("worker_token_revoked", token_id=record.id, name=record.name)
+    return record, True
 
 
 async def authenticate_token(session: AsyncSession, token: str | None) -> WorkerToken:
