@@ -26,6 +26,7 @@ from mage_studio.render.client import WorkerClient
 
 API_URL = "http://api.test"
 TOKEN = "mwt_test-token"
+HEARTBEAT_WAIT_SECONDS = 10.0
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -51,6 +52,9 @@ class FakeWorkerApi:
     status_script: dict[str, deque[int]] = field(default_factory=dict)
     """Path -> status codes returned to its next requests instead of handling."""
     valid_token: str = TOKEN
+    results_wait_for_heartbeat: bool = False
+    """Hold each result upload until its job sent a heartbeat, so a job that renders
+    faster than one heartbeat tick still reports progress."""
     claims: list[dict[str, Any]] = field(default_factory=list)
     heartbeats: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     frames: list[dict[str, Any]] = field(default_factory=list)
@@ -169,6 +173,8 @@ class FakeWorkerApi:
         if scripted is not None:
             return scripted
         job_id = request.path_params["job_id"]
+        if self.results_wait_for_heartbeat:
+            await self._heartbeat_from(job_id)
         form = await request.form()
         files = {}
         for name, value in form.multi_items():
@@ -182,6 +188,11 @@ class FakeWorkerApi:
         }
         self.reported.set()
         return JSONResponse({"job_id": job_id, "status": "finished"})
+
+    async def _heartbeat_from(self, job_id: int) -> None:
+        async with asyncio.timeout(HEARTBEAT_WAIT_SECONDS):
+            while not self.heartbeats.get(job_id):
+                await asyncio.sleep(0.01)
 
     async def _fail(self, request: Request) -> Response:
         scripted = self._scripted(request)

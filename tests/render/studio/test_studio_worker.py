@@ -50,7 +50,7 @@ async def serve_until(worker: Worker, predicate: Callable[[], bool]) -> None:
 
 
 async def test_worker_runs_studio_composition(tmp_path: Path) -> None:
-    api = FakeWorkerApi()
+    api = FakeWorkerApi(results_wait_for_heartbeat=True)
     source = write_clip(tmp_path / "s.mp4", frames=12, tone_hz=440)
     generated = write_clip(tmp_path / "g.mp4", frame=generated_frame, frames=12)
     task = {
