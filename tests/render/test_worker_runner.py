@@ -24,7 +24,8 @@ from mage_studio.render.errors import (
 )
 from mage_studio.render.imaging import RGBImage
 from mage_studio.render.job_run import classify_failure
-from mage_studio.render.runner import Worker, WorkerConfig
+from mage_studio.render.runner import Worker
+from mage_studio.render.slots import WorkerConfig
 
 TIMEOUT = 60.0
 """Safety limit for waits in these tests, far above their normal duration."""

@@ -26,12 +26,8 @@ from mage_studio.render.client import (
     check_token,
 )
 from mage_studio.render.display import ProgressDisplay, configure_worker_logging
-from mage_studio.render.runner import (
-    BackendFactory,
-    JobObserver,
-    Worker,
-    WorkerConfig,
-)
+from mage_studio.render.runner import BackendFactory, Worker
+from mage_studio.render.slots import JobObserver, WorkerConfig
 
 console = Console(stderr=True)
 

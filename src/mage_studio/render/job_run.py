@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import structlog
 from PIL import Image
@@ -35,15 +35,13 @@ from mage_studio.render.client import (
 from mage_studio.render.errors import RenderCancelled, RenderError
 from mage_studio.render.job_media import download_job_media, render_spec_for
 from mage_studio.render.pipelines import Progress, RenderOutputs, RenderSpec, render_job
+from mage_studio.render.slots import JobHost
 from mage_studio.render.studio import (
     download_studio_media,
     run_studio,
     studio_task_of,
     try_renditions,
 )
-
-if TYPE_CHECKING:
-    from mage_studio.render.runner import Worker
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -57,7 +55,7 @@ FRAME_JPEG_QUALITY = 80
 class JobRun:
     """One claimed job attempt: media, render thread, heartbeats and the report."""
 
-    def __init__(self, worker: Worker, slot: str, spec: JobSpec, backend: Backend):
+    def __init__(self, worker: JobHost, slot: str, spec: JobSpec, backend: Backend):
         self.worker = worker
         self.client = worker.client
         self.config = worker.config

@@ -20,7 +20,8 @@ from mage_studio.config import Settings
 from mage_studio.queue.tokens import issue_embedded_worker_token
 from mage_studio.render.backends import Backend, create_backend
 from mage_studio.render.client import WorkerClient, WorkerUnauthorized
-from mage_studio.render.runner import Worker, WorkerConfig
+from mage_studio.render.runner import Worker
+from mage_studio.render.slots import WorkerConfig
 from mage_studio.workers.transport import SwitchableTransport
 
 log = structlog.get_logger(__name__)

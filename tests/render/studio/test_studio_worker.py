@@ -12,7 +12,8 @@ from fake_worker_api import FakeWorkerApi, HeartbeatScript, job_spec
 from studio_factories import generated_frame, write_clip
 
 from mage_studio.render.backends import PreviewBackend
-from mage_studio.render.runner import Worker, WorkerConfig
+from mage_studio.render.runner import Worker
+from mage_studio.render.slots import WorkerConfig
 
 TIMEOUT = 60.0
 
