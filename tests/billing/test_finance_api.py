@@ -10,11 +10,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.billing import ledger
+from mage_studio.billing.models import WalletType
 from mage_studio.config import Settings
 from mage_studio.core.audit import AuditEntry
 from mage_studio.users.models import User
-from tests.billing.factories import available, create_wallet_type, fund
-from tests.factories import auth_headers, create_admin, create_user
+from tests.billing.factories import available, fund
+from tests.factories import auth_headers, create_user
 
 STATUS_URL = "/api/finance-operations/change-finance-operation-status"
 
@@ -32,6 +33,20 @@ async def _create(
     )
 
 
+async def _create_operation(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    user: User,
+    wallet_type_id: int,
+    **body: Any,
+) -> int:
+    """Create an operation through the API and return its id."""
+    created = await _create(client, settings, user, wallet_type_id, **body)
+    assert created.status_code == 201, created.text
+    operation_id: int = created.json()["data"]["id"]
+    return operation_id
+
+
 async def _set_status(
     client: httpx.AsyncClient,
     settings: Settings,
@@ -47,13 +62,13 @@ async def _set_status(
 
 
 async def test_executed_enrolment_credits_balance(
-    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    admin: User,
+    wallet_type: WalletType,
 ) -> None:
-    user = await create_user(session)
-    admin = await create_admin(session)
-    wallet_type = await create_wallet_type(session)
-    await session.commit()
-
     created = await _create(client, settings, user, wallet_type.id, money=1500, type=1)
     assert created.status_code == 201, created.text
     operation = created.json()["data"]
@@ -77,14 +92,14 @@ async def test_final_statuses_cannot_change(
     client: httpx.AsyncClient,
     session: AsyncSession,
     settings: Settings,
+    user: User,
+    admin: User,
+    wallet_type: WalletType,
     final_status: int,
 ) -> None:
-    user = await create_user(session)
-    admin = await create_admin(session)
-    wallet_type = await create_wallet_type(session)
-    await session.commit()
-    created = await _create(client, settings, user, wallet_type.id, money=10, type=1)
-    operation_id = created.json()["data"]["id"]
+    operation_id = await _create_operation(
+        client, settings, user, wallet_type.id, money=10, type=1
+    )
     await _set_status(client, settings, admin, operation_id, final_status)
 
     for next_status in (1, 2, 3, 4):
@@ -96,30 +111,33 @@ async def test_final_statuses_cannot_change(
 
 
 async def test_status_change_needs_admin(
-    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    wallet_type: WalletType,
 ) -> None:
-    user = await create_user(session)
-    wallet_type = await create_wallet_type(session)
-    await session.commit()
-    created = await _create(client, settings, user, wallet_type.id, money=10, type=1)
-
-    response = await _set_status(
-        client, settings, user, created.json()["data"]["id"], 2
+    operation_id = await _create_operation(
+        client, settings, user, wallet_type.id, money=10, type=1
     )
+
+    response = await _set_status(client, settings, user, operation_id, 2)
 
     assert response.status_code == 403
     assert await available(session, user) == (0, 0)
 
 
 async def test_status_change_is_audited(
-    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    admin: User,
+    wallet_type: WalletType,
 ) -> None:
-    user = await create_user(session)
-    admin = await create_admin(session)
-    wallet_type = await create_wallet_type(session)
-    await session.commit()
-    created = await _create(client, settings, user, wallet_type.id, money=10, type=1)
-    operation_id = created.json()["data"]["id"]
+    operation_id = await _create_operation(
+        client, settings, user, wallet_type.id, money=10, type=1
+    )
 
     await _set_status(client, settings, admin, operation_id, 2)
 
@@ -134,11 +152,13 @@ async def test_status_change_is_audited(
 
 
 async def test_write_off_holds_then_pays_out(
-    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    admin: User,
+    wallet_type: WalletType,
 ) -> None:
-    user = await create_user(session)
-    admin = await create_admin(session)
-    wallet_type = await create_wallet_type(session)
     await fund(session, user, money=1000)
     await session.commit()
 
@@ -166,14 +186,17 @@ async def test_write_off_holds_then_pays_out(
 
 
 async def test_user_cancel_releases_write_off_hold(
-    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    wallet_type: WalletType,
 ) -> None:
-    user = await create_user(session)
-    wallet_type = await create_wallet_type(session)
     await fund(session, user, money=1000)
     await session.commit()
-    created = await _create(client, settings, user, wallet_type.id, money=700, type=2)
-    operation_id = created.json()["data"]["id"]
+    operation_id = await _create_operation(
+        client, settings, user, wallet_type.id, money=700, type=2
+    )
 
     canceled = await client.put(
         f"/api/finance-operations/{operation_id}",
@@ -196,14 +219,16 @@ async def test_user_cancel_releases_write_off_hold(
 
 
 async def test_user_cannot_cancel_executed_operation(
-    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    admin: User,
+    wallet_type: WalletType,
 ) -> None:
-    user = await create_user(session)
-    admin = await create_admin(session)
-    wallet_type = await create_wallet_type(session)
-    await session.commit()
-    created = await _create(client, settings, user, wallet_type.id, money=50, type=1)
-    operation_id = created.json()["data"]["id"]
+    operation_id = await _create_operation(
+        client, settings, user, wallet_type.id, money=50, type=1
+    )
     await _set_status(client, settings, admin, operation_id, 2)
 
     response = await client.put(
@@ -217,11 +242,13 @@ async def test_user_cannot_cancel_executed_operation(
 
 
 async def test_others_operations_are_not_found(
-    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    wallet_type: WalletType,
 ) -> None:
     owner = await create_user(session)
     intruder = await create_user(session)
-    wallet_type = await create_wallet_type(session)
     await fund(session, owner, money=100)
     await session.commit()
     created = await _create(client, settings, owner, wallet_type.id, money=100, type=2)
@@ -249,10 +276,12 @@ async def test_others_operations_are_not_found(
 
 
 async def test_list_filters_by_type(
-    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    wallet_type: WalletType,
 ) -> None:
-    user = await create_user(session)
-    wallet_type = await create_wallet_type(session)
     await fund(session, user, money=100)
     await session.commit()
     await _create(client, settings, user, wallet_type.id, money=10, type=1)
@@ -268,11 +297,11 @@ async def test_list_filters_by_type(
 
 
 async def test_operation_with_saved_wallet(
-    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+    client: httpx.AsyncClient,
+    settings: Settings,
+    user: User,
+    wallet_type: WalletType,
 ) -> None:
-    user = await create_user(session)
-    wallet_type = await create_wallet_type(session)
-    await session.commit()
     headers = auth_headers(settings, user)
     wallet = await client.post(
         "/api/user-wallets/",
@@ -302,12 +331,12 @@ async def test_operation_with_saved_wallet(
 
 @pytest.mark.parametrize("money", [1.5, 1.0, "100", 0, -5, 2**63, True, None])
 async def test_money_must_be_positive_int64(
-    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, money: object
+    client: httpx.AsyncClient,
+    settings: Settings,
+    user: User,
+    wallet_type: WalletType,
+    money: object,
 ) -> None:
-    user = await create_user(session)
-    wallet_type = await create_wallet_type(session)
-    await session.commit()
-
     response = await _create(
         client, settings, user, wallet_type.id, money=money, type=1
     )
@@ -317,12 +346,11 @@ async def test_money_must_be_positive_int64(
 
 
 async def test_largest_money_is_accepted(
-    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+    client: httpx.AsyncClient,
+    settings: Settings,
+    user: User,
+    wallet_type: WalletType,
 ) -> None:
-    user = await create_user(session)
-    wallet_type = await create_wallet_type(session)
-    await session.commit()
-
     response = await _create(
         client, settings, user, wallet_type.id, money=2**63 - 1, type=1
     )
@@ -342,13 +370,10 @@ async def test_largest_money_is_accepted(
 )
 async def test_invalid_operation_bodies_are_422(
     client: httpx.AsyncClient,
-    session: AsyncSession,
     settings: Settings,
+    user: User,
     body: dict[str, Any],
 ) -> None:
-    user = await create_user(session)
-    await session.commit()
-
     response = await client.post(
         "/api/finance-operations", json=body, headers=auth_headers(settings, user)
     )
