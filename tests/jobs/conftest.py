@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.config import Settings
-from mage_studio.jobs.models import DeforumPreset, RenderModel
+from mage_studio.jobs.models import DeforumPreset, RenderModel, VideoJob
 from mage_studio.users.models import User
 from tests.billing.factories import fund
 from tests.factories import auth_headers, create_user
-from tests.jobs.factories import create_model, create_preset
+from tests.jobs.factories import create_job, create_model, create_preset
 from tests.render.render_factories import (
     set_mp4_rotation,
     truncate,
@@ -75,6 +75,14 @@ async def owner(session: AsyncSession, settings: Settings) -> Actor:
 @pytest.fixture
 async def stranger(session: AsyncSession, settings: Settings) -> Actor:
     return await make_actor(session, settings)
+
+
+@pytest.fixture
+async def job(session: AsyncSession, owner: Actor) -> VideoJob:
+    """A pending vid2vid job of `owner` with a probed source."""
+    row = await create_job(session, owner.user)
+    await session.commit()
+    return row
 
 
 @pytest.fixture

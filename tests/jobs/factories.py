@@ -1,4 +1,4 @@
-"""Factories for job tests: catalog rows and jobs in any state."""
+"""Factories for job tests: catalog rows, jobs in any state and generate bodies."""
 
 from __future__ import annotations
 
@@ -125,3 +125,45 @@ async def upload_file(
     if soundtrack is not None:
         files["soundtrack"] = file_part(soundtrack)
     return await client.post(route, headers=headers, files=files, data={"type": kind})
+
+
+async def reload(session: AsyncSession, job_id: int) -> VideoJob:
+    job = await session.get(VideoJob, job_id, populate_existing=True)
+    assert job is not None
+    return job
+
+
+def vid2vid(job: VideoJob, model: RenderModel, /, **fields: Any) -> dict[str, Any]:
+    """Build a vid2vid generate body. A field given as `...` is left out."""
+    body = {
+        "videoId": job.id,
+        "type": "vid2vid",
+        "modelId": model.id,
+        "prompt": "a watercolour city",
+        "cfgScale": 7,
+        "denoising": 0.5,
+    }
+    body.update(fields)
+    return {key: value for key, value in body.items() if value is not ...}
+
+
+def deforum(
+    job: VideoJob, model: RenderModel, catalog: DeforumPreset, /, **fields: Any
+) -> dict[str, Any]:
+    """Build a deforum generate body. A field given as `...` is left out."""
+    body = {
+        "videoId": job.id,
+        "type": "deforum",
+        "modelId": model.id,
+        "prompt": "a forest in autumn",
+        "preset": catalog.slug,
+        "length": 2,
+    }
+    body.update(fields)
+    return {key: value for key, value in body.items() if value is not ...}
+
+
+async def post_generate(
+    client: httpx.AsyncClient, headers: dict[str, str], body: dict[str, Any]
+) -> httpx.Response:
+    return await client.post("/api/generate", headers=headers, json=body)

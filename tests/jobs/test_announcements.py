@@ -10,8 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.jobs.models import RenderModel, VideoJob
 from tests.jobs.conftest import Actor
-from tests.jobs.factories import create_job
-from tests.jobs.test_generate import vid2vid
+from tests.jobs.factories import create_job, post_generate, vid2vid
 
 
 async def test_status_changes_are_published(
@@ -30,9 +29,7 @@ async def test_status_changes_are_published(
     job: VideoJob = await create_job(session, owner.user)
     await session.commit()
 
-    generated = await client.post(
-        "/api/generate", headers=owner.headers, json=vid2vid(job, model)
-    )
+    generated = await post_generate(client, owner.headers, vid2vid(job, model))
     cancelled = await client.post(f"/api/cancelJob/{job.id}", headers=owner.headers)
 
     assert generated.status_code == 200, generated.text
@@ -55,9 +52,7 @@ async def test_rejected_generate_publishes_nothing(
     job = await create_job(session, owner.user)
     await session.commit()
 
-    response = await client.post(
-        "/api/generate", headers=owner.headers, json={"videoId": job.id}
-    )
+    response = await post_generate(client, owner.headers, {"videoId": job.id})
 
     assert response.status_code == 422
     assert published == []

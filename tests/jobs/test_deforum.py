@@ -12,8 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.jobs.models import DeforumPreset, RenderModel, VideoJob
 from tests.jobs.conftest import Actor
-from tests.jobs.factories import create_job, create_model
-from tests.jobs.test_generate import deforum, reload, vid2vid
+from tests.jobs.factories import (
+    create_job,
+    create_model,
+    deforum,
+    post_generate,
+    reload,
+    vid2vid,
+)
 
 
 @pytest.fixture
@@ -75,7 +81,7 @@ async def test_deforum_merges_preset_and_overrides(
         job, model, preset, settings={"angle": "0:(3), 24:(0)", "motion_blur": 1}
     )
 
-    response = await client.post("/api/generate", headers=owner.headers, json=body)
+    response = await post_generate(client, owner.headers, body)
 
     assert response.status_code == 200, response.text
     row = await reload(session, job.id)
@@ -99,10 +105,10 @@ async def test_deforum_frames_from_length_and_fps(
     model: RenderModel,
     preset: DeforumPreset,
 ) -> None:
-    response = await client.post(
-        "/api/generate",
-        headers=owner.headers,
-        json=deforum(job, model, preset, length=2.5, fps=15, frameCount=4),
+    response = await post_generate(
+        client,
+        owner.headers,
+        deforum(job, model, preset, length=2.5, fps=15, frameCount=4),
     )
 
     body = response.json()
@@ -123,9 +129,7 @@ async def test_deforum_fps_defaults_to_24(
     model: RenderModel,
     preset: DeforumPreset,
 ) -> None:
-    response = await client.post(
-        "/api/generate", headers=owner.headers, json=deforum(job, model, preset)
-    )
+    response = await post_generate(client, owner.headers, deforum(job, model, preset))
 
     assert response.json()["fps"] == 24
     assert (await reload(session, job.id)).frame_count == 48
@@ -163,10 +167,8 @@ async def test_deforum_validation(
     fields: dict[str, Any],
     field: str,
 ) -> None:
-    response = await client.post(
-        "/api/generate",
-        headers=owner.headers,
-        json=deforum(job, model, preset, **fields),
+    response = await post_generate(
+        client, owner.headers, deforum(job, model, preset, **fields)
     )
 
     assert response.status_code == 422, response.text
@@ -186,10 +188,8 @@ async def test_deforum_accepts_saved_settings_file(
     text = (samples_dir / "deforum" / "eudk_deforum_settings.txt").read_text()
     saved = json.loads(text)
 
-    response = await client.post(
-        "/api/generate",
-        headers=owner.headers,
-        json=deforum(job, model, preset, settings=saved),
+    response = await post_generate(
+        client, owner.headers, deforum(job, model, preset, settings=saved)
     )
 
     assert response.status_code == 200, response.text
@@ -219,7 +219,7 @@ async def test_extension_inherits_base(
     base = await finished_deforum(session, owner, model, preset)
     body = {"videoId": job.id, "type": "deforum", "extendFromJobId": base.id}
 
-    response = await client.post("/api/generate", headers=owner.headers, json=body)
+    response = await post_generate(client, owner.headers, body)
 
     assert response.status_code == 200, response.text
     data = response.json()
@@ -261,7 +261,7 @@ async def test_extension_overrides(
         "fps": 30,
     }
 
-    response = await client.post("/api/generate", headers=owner.headers, json=body)
+    response = await post_generate(client, owner.headers, body)
 
     assert response.status_code == 200, response.text
     row = await reload(session, job.id)
@@ -298,58 +298,43 @@ async def test_extension_base_rules(
         setattr(base, key, value)
     await session.commit()
 
-    response = await client.post(
-        "/api/generate",
-        headers=owner.headers,
-        json={"videoId": job.id, "type": "deforum", "extendFromJobId": base.id},
+    response = await post_generate(
+        client,
+        owner.headers,
+        {"videoId": job.id, "type": "deforum", "extendFromJobId": base.id},
     )
 
     assert response.status_code == 422
     assert response.json()["error"]["validator"]["extendFromJobId"] == [message]
 
 
-async def test_vid2vid_cannot_extend_deforum(
+@pytest.mark.parametrize(
+    ("base_generator", "message"),
+    [
+        ("deforum", "Cannot extend deforum jobs with vid2vid"),
+        ("vid2vid", "Only deforum jobs can be extended"),
+    ],
+)
+async def test_vid2vid_cannot_extend(
     client: httpx.AsyncClient,
     session: AsyncSession,
     owner: Actor,
     job: VideoJob,
     model: RenderModel,
-    preset: DeforumPreset,
+    base_generator: str,
+    message: str,
 ) -> None:
-    base = await finished_deforum(session, owner, model, preset)
-
-    response = await client.post(
-        "/api/generate",
-        headers=owner.headers,
-        json=vid2vid(job, model, extendFromJobId=base.id),
+    base = await create_job(
+        session, owner.user, status="finished", generator=base_generator
     )
-
-    assert response.status_code == 422
-    assert response.json()["error"]["validator"]["extendFromJobId"] == [
-        "Cannot extend deforum jobs with vid2vid"
-    ]
-
-
-async def test_vid2vid_cannot_extend_vid2vid(
-    client: httpx.AsyncClient,
-    session: AsyncSession,
-    owner: Actor,
-    job: VideoJob,
-    model: RenderModel,
-) -> None:
-    base = await create_job(session, owner.user, status="finished")
     await session.commit()
 
-    response = await client.post(
-        "/api/generate",
-        headers=owner.headers,
-        json=vid2vid(job, model, extendFromJobId=base.id),
+    response = await post_generate(
+        client, owner.headers, vid2vid(job, model, extendFromJobId=base.id)
     )
 
     assert response.status_code == 422
-    assert response.json()["error"]["validator"]["extendFromJobId"] == [
-        "Only deforum jobs can be extended"
-    ]
+    assert response.json()["error"]["validator"]["extendFromJobId"] == [message]
 
 
 async def test_extending_other_users_job_is_404(
@@ -364,10 +349,10 @@ async def test_extending_other_users_job_is_404(
     base = await finished_deforum(session, stranger, model, preset)
 
     for base_id in (base.id, 999999):
-        response = await client.post(
-            "/api/generate",
-            headers=owner.headers,
-            json={"videoId": job.id, "type": "deforum", "extendFromJobId": base_id},
+        response = await post_generate(
+            client,
+            owner.headers,
+            {"videoId": job.id, "type": "deforum", "extendFromJobId": base_id},
         )
         assert response.status_code == 404
 
@@ -383,10 +368,10 @@ async def test_job_cannot_extend_itself(
     base.status = "preview"
     await session.commit()
 
-    response = await client.post(
-        "/api/generate",
-        headers=owner.headers,
-        json={"videoId": base.id, "type": "deforum", "extendFromJobId": base.id},
+    response = await post_generate(
+        client,
+        owner.headers,
+        {"videoId": base.id, "type": "deforum", "extendFromJobId": base.id},
     )
 
     assert response.status_code == 422

@@ -9,52 +9,17 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.config import Settings
-from mage_studio.jobs.models import DeforumPreset, RenderModel, VideoJob
+from mage_studio.jobs.models import RenderModel, VideoJob
 from mage_studio.jobs.params import MAX_SEED
 from tests.billing.factories import available
 from tests.jobs.conftest import Actor, make_actor
-from tests.jobs.factories import create_job, create_model
-
-
-async def reload(session: AsyncSession, job_id: int) -> VideoJob:
-    job = await session.get(VideoJob, job_id, populate_existing=True)
-    assert job is not None
-    return job
-
-
-def vid2vid(job: VideoJob, model: RenderModel, /, **fields: Any) -> dict[str, Any]:
-    body = {
-        "videoId": job.id,
-        "type": "vid2vid",
-        "modelId": model.id,
-        "prompt": "a watercolour city",
-        "cfgScale": 7,
-        "denoising": 0.5,
-    }
-    body.update(fields)
-    return {key: value for key, value in body.items() if value is not ...}
-
-
-def deforum(
-    job: VideoJob, model: RenderModel, catalog: DeforumPreset, /, **fields: Any
-) -> dict[str, Any]:
-    body = {
-        "videoId": job.id,
-        "type": "deforum",
-        "modelId": model.id,
-        "prompt": "a forest in autumn",
-        "preset": catalog.slug,
-        "length": 2,
-    }
-    body.update(fields)
-    return {key: value for key, value in body.items() if value is not ...}
-
-
-@pytest.fixture
-async def job(session: AsyncSession, owner: Actor) -> VideoJob:
-    row = await create_job(session, owner.user)
-    await session.commit()
-    return row
+from tests.jobs.factories import (
+    create_job,
+    create_model,
+    post_generate,
+    reload,
+    vid2vid,
+)
 
 
 async def test_vid2vid_queues_preview(
@@ -64,9 +29,7 @@ async def test_vid2vid_queues_preview(
     job: VideoJob,
     model: RenderModel,
 ) -> None:
-    response = await client.post(
-        "/api/generate", headers=owner.headers, json=vid2vid(job, model, seed=-1)
-    )
+    response = await post_generate(client, owner.headers, vid2vid(job, model, seed=-1))
 
     assert response.status_code == 200, response.text
     body = response.json()
@@ -95,8 +58,8 @@ async def test_vid2vid_queues_preview(
 async def test_positive_seed_is_kept(
     client: httpx.AsyncClient, owner: Actor, job: VideoJob, model: RenderModel
 ) -> None:
-    response = await client.post(
-        "/api/generate", headers=owner.headers, json=vid2vid(job, model, seed=1234)
+    response = await post_generate(
+        client, owner.headers, vid2vid(job, model, seed=1234)
     )
 
     assert response.json()["seed"] == 1234
@@ -111,8 +74,8 @@ async def test_missing_or_non_positive_seed_is_random(
     model: RenderModel,
     seed: Any,
 ) -> None:
-    response = await client.post(
-        "/api/generate", headers=owner.headers, json=vid2vid(job, model, seed=seed)
+    response = await post_generate(
+        client, owner.headers, vid2vid(job, model, seed=seed)
     )
 
     stored = (await reload(session, job.id)).seed
@@ -128,9 +91,7 @@ async def test_multi_frame_preview_goes_to_medium_queue(
     job: VideoJob,
     model: RenderModel,
 ) -> None:
-    await client.post(
-        "/api/generate", headers=owner.headers, json=vid2vid(job, model, frameCount=5)
-    )
+    await post_generate(client, owner.headers, vid2vid(job, model, frameCount=5))
 
     row = await reload(session, job.id)
     assert row.queue_name == "medium"
@@ -150,9 +111,7 @@ async def test_priority_tier_moves_one_queue_up(
     session.add(owner.user)
     await session.commit()
 
-    await client.post(
-        "/api/generate", headers=owner.headers, json=vid2vid(job, model, frameCount=3)
-    )
+    await post_generate(client, owner.headers, vid2vid(job, model, frameCount=3))
 
     row = await reload(session, job.id)
     assert row.queue_name == "critical"
@@ -170,9 +129,7 @@ async def test_preview_frames_capped_at_source_frames(
     )
     await session.commit()
 
-    await client.post(
-        "/api/generate", headers=owner.headers, json=vid2vid(still, model, frameCount=8)
-    )
+    await post_generate(client, owner.headers, vid2vid(still, model, frameCount=8))
 
     assert (await reload(session, still.id)).render_frames == 1
 
@@ -212,9 +169,7 @@ async def test_vid2vid_validation(
     fields: dict[str, Any],
     field: str,
 ) -> None:
-    response = await client.post(
-        "/api/generate", headers=owner.headers, json=vid2vid(job, model, **fields)
-    )
+    response = await post_generate(client, owner.headers, vid2vid(job, model, **fields))
 
     assert response.status_code == 422, response.text
     error = response.json()["error"]
@@ -229,9 +184,7 @@ async def test_disabled_model_rejected(
     disabled = await create_model(session, enabled=False)
     await session.commit()
 
-    response = await client.post(
-        "/api/generate", headers=owner.headers, json=vid2vid(job, disabled)
-    )
+    response = await post_generate(client, owner.headers, vid2vid(job, disabled))
 
     assert response.status_code == 422
     assert "modelId" in response.json()["error"]["validator"]
@@ -246,10 +199,8 @@ async def test_controlnet_units_stored(
 ) -> None:
     units = [{"weight": 0.8, "module": "canny", "model": "control_canny", "x": 1}]
 
-    response = await client.post(
-        "/api/generate",
-        headers=owner.headers,
-        json=vid2vid(job, model, controlnet=units),
+    response = await post_generate(
+        client, owner.headers, vid2vid(job, model, controlnet=units)
     )
 
     assert response.status_code == 200, response.text
@@ -268,7 +219,7 @@ async def test_video_id_must_be_integer(
     if video_id is not ...:
         body["videoId"] = video_id
 
-    response = await client.post("/api/generate", headers=owner.headers, json=body)
+    response = await post_generate(client, owner.headers, body)
 
     assert response.status_code == 422
     assert "videoId" in response.json()["error"]["validator"]
@@ -277,10 +228,8 @@ async def test_video_id_must_be_integer(
 async def test_numeric_string_video_id_accepted(
     client: httpx.AsyncClient, owner: Actor, job: VideoJob, model: RenderModel
 ) -> None:
-    response = await client.post(
-        "/api/generate",
-        headers=owner.headers,
-        json=vid2vid(job, model, videoId=str(job.id)),
+    response = await post_generate(
+        client, owner.headers, vid2vid(job, model, videoId=str(job.id))
     )
 
     assert response.status_code == 200, response.text
@@ -289,10 +238,8 @@ async def test_numeric_string_video_id_accepted(
 async def test_other_users_job_is_404_before_validation(
     client: httpx.AsyncClient, stranger: Actor, job: VideoJob, model: RenderModel
 ) -> None:
-    response = await client.post(
-        "/api/generate",
-        headers=stranger.headers,
-        json=vid2vid(job, model, cfgScale=99, prompt=...),
+    response = await post_generate(
+        client, stranger.headers, vid2vid(job, model, cfgScale=99, prompt=...)
     )
 
     assert response.status_code == 404
@@ -301,10 +248,10 @@ async def test_other_users_job_is_404_before_validation(
 async def test_unknown_job_is_404(
     client: httpx.AsyncClient, owner: Actor, model: RenderModel
 ) -> None:
-    response = await client.post(
-        "/api/generate",
-        headers=owner.headers,
-        json={"videoId": 999999, "type": "vid2vid", "modelId": model.id},
+    response = await post_generate(
+        client,
+        owner.headers,
+        {"videoId": 999999, "type": "vid2vid", "modelId": model.id},
     )
 
     assert response.status_code == 404
@@ -337,9 +284,7 @@ async def test_generate_illegal_from_status(
     row = await create_job(session, owner.user, status=status)
     await session.commit()
 
-    response = await client.post(
-        "/api/generate", headers=owner.headers, json=vid2vid(row, model)
-    )
+    response = await post_generate(client, owner.headers, vid2vid(row, model))
 
     assert response.status_code == 409
     assert response.json()["error"]["code"] == 1013
@@ -359,9 +304,7 @@ async def test_generate_again_from_status(
     )
     await session.commit()
 
-    response = await client.post(
-        "/api/generate", headers=owner.headers, json=vid2vid(row, model)
-    )
+    response = await post_generate(client, owner.headers, vid2vid(row, model))
 
     assert response.status_code == 200, response.text
     fresh = await reload(session, row.id)
@@ -381,9 +324,7 @@ async def test_insufficient_credits_is_402(
     row = await create_job(session, poor.user)
     await session.commit()
 
-    response = await client.post(
-        "/api/generate", headers=poor.headers, json=vid2vid(row, model)
-    )
+    response = await post_generate(client, poor.headers, vid2vid(row, model))
 
     assert response.status_code == 402
     assert response.json()["error"]["code"] == 1011

@@ -18,8 +18,15 @@ from mage_studio.jobs.models import DeforumPreset, RenderKind, RenderModel, Vide
 from mage_studio.jobs.transitions import RaceLost, compare_and_set
 from tests.billing.factories import available
 from tests.jobs.conftest import Actor, make_actor
-from tests.jobs.factories import create_job, create_model, create_preset
-from tests.jobs.test_generate import deforum, reload, vid2vid
+from tests.jobs.factories import (
+    create_job,
+    create_model,
+    create_preset,
+    deforum,
+    post_generate,
+    reload,
+    vid2vid,
+)
 
 
 async def previewed(
@@ -29,20 +36,13 @@ async def previewed(
     body: dict[str, Any],
 ) -> VideoJob:
     """Generate a preview and pretend a worker finished it."""
-    response = await client.post("/api/generate", headers=actor.headers, json=body)
+    response = await post_generate(client, actor.headers, body)
     assert response.status_code == 200, response.text
     job = await reload(session, body["videoId"])
     await charges.settle_render(session, job, 1, Settings())
     job.status = "preview"
     await session.commit()
     return job
-
-
-@pytest.fixture
-async def job(session: AsyncSession, owner: Actor) -> VideoJob:
-    row = await create_job(session, owner.user)
-    await session.commit()
-    return row
 
 
 async def test_finalize_queues_full_render(
@@ -330,9 +330,7 @@ async def test_cancel_queued_job_releases_credits(
     job: VideoJob,
     model: RenderModel,
 ) -> None:
-    await client.post(
-        "/api/generate", headers=owner.headers, json=vid2vid(job, model, frameCount=4)
-    )
+    await post_generate(client, owner.headers, vid2vid(job, model, frameCount=4))
     assert (await available(session, owner.user.id))[1] == 992
 
     response = await client.post(f"/cancelJob/{job.id}", headers=owner.headers)
@@ -469,7 +467,7 @@ async def test_delete_queued_job_releases_credits(
     job: VideoJob,
     model: RenderModel,
 ) -> None:
-    await client.post("/api/generate", headers=owner.headers, json=vid2vid(job, model))
+    await post_generate(client, owner.headers, vid2vid(job, model))
 
     response = await client.delete(f"/api/video-jobs/{job.id}", headers=owner.headers)
 
@@ -507,9 +505,7 @@ async def test_settle_charges_frames_done(
     job: VideoJob,
     model: RenderModel,
 ) -> None:
-    await client.post(
-        "/api/generate", headers=owner.headers, json=vid2vid(job, model, frameCount=5)
-    )
+    await post_generate(client, owner.headers, vid2vid(job, model, frameCount=5))
     row = await reload(session, job.id)
 
     charged = await charges.settle_render(session, row, 2, settings)
@@ -527,9 +523,7 @@ async def test_release_returns_whole_hold(
     job: VideoJob,
     model: RenderModel,
 ) -> None:
-    await client.post(
-        "/api/generate", headers=owner.headers, json=vid2vid(job, model, frameCount=5)
-    )
+    await post_generate(client, owner.headers, vid2vid(job, model, frameCount=5))
     row = await reload(session, job.id)
 
     await charges.release_render(session, row)

@@ -14,8 +14,7 @@ from mage_studio.config import Settings
 from mage_studio.core.storage import Storage, new_key
 from mage_studio.jobs.models import VideoJob
 from tests.jobs.conftest import Actor
-from tests.jobs.factories import create_job, file_part, stored_files
-from tests.jobs.test_generate import reload
+from tests.jobs.factories import create_job, file_part, reload, stored_files
 
 
 async def post_soundtrack(
