@@ -26,20 +26,22 @@ class Actor:
     headers: dict[str, str]
 
 
-@pytest.fixture
-async def actor(session: AsyncSession, settings: Settings) -> Actor:
+async def make_actor(session: AsyncSession, settings: Settings) -> Actor:
+    """Insert a user with STARTING_CREDITS, commit, and return it with its headers."""
     user = await create_user(session)
     await fund(session, user, credits=STARTING_CREDITS)
     await session.commit()
     return Actor(user, auth_headers(settings, user))
+
+
+@pytest.fixture
+async def actor(session: AsyncSession, settings: Settings) -> Actor:
+    return await make_actor(session, settings)
 
 
 @pytest.fixture
 async def stranger(session: AsyncSession, settings: Settings) -> Actor:
-    user = await create_user(session)
-    await fund(session, user, credits=STARTING_CREDITS)
-    await session.commit()
-    return Actor(user, auth_headers(settings, user))
+    return await make_actor(session, settings)
 
 
 @pytest.fixture

@@ -19,6 +19,12 @@ def stored_soundtracks(app: FastAPI) -> set[Path]:
     return {path for path in folder.rglob("*") if path.is_file()}
 
 
+def write_wav_soundtrack(folder: Path) -> dict[str, tuple[str, bytes, str]]:
+    """Write a WAV file into `folder` and return it as the multipart `files`."""
+    track = write_audio(folder / "music.wav")
+    return {"soundtrack": ("music.wav", track.read_bytes(), "audio/wav")}
+
+
 async def test_audio_with_uploaded_soundtrack(
     app: FastAPI,
     client: httpx.AsyncClient,
@@ -107,14 +113,14 @@ async def test_audio_mute_rejects_soundtrack_file(
     finished: VideoJob,
     tmp_path: Path,
 ) -> None:
-    track = write_audio(tmp_path / "music.wav")
+    files = write_wav_soundtrack(tmp_path)
     before = stored_soundtracks(app)
 
     response = await client.post(
         "/api/studio/audio",
         headers=actor.headers,
         data={"sourceJobId": str(finished.id), "mode": "mute"},
-        files={"soundtrack": ("music.wav", track.read_bytes(), "audio/wav")},
+        files=files,
     )
 
     assert response.status_code == 422
@@ -203,14 +209,14 @@ async def test_audio_of_another_users_job(
     finished: VideoJob,
     tmp_path: Path,
 ) -> None:
-    track = write_audio(tmp_path / "music.wav")
+    files = write_wav_soundtrack(tmp_path)
     before = stored_soundtracks(app)
 
     response = await client.post(
         "/api/studio/audio",
         headers=stranger.headers,
         data={"sourceJobId": str(finished.id), "mode": "replace"},
-        files={"soundtrack": ("music.wav", track.read_bytes(), "audio/wav")},
+        files=files,
     )
 
     assert response.status_code == 404
