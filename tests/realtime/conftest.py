@@ -1,4 +1,4 @@
-"""Fixtures of the realtime tests: a job owner, a live server and its client."""
+"""Fixtures of the realtime tests: a job owner and job, a live server, its client."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.config import Settings
+from mage_studio.jobs.models import VideoJob
 from mage_studio.users.models import User
 from tests.conftest import make_settings
-from tests.factories import create_user
-from tests.realtime.factories import live_server
+from tests.factories import auth_headers, create_user
+from tests.realtime.factories import create_job, live_server
 
 
 @pytest.fixture
@@ -35,6 +36,19 @@ async def owner(session: AsyncSession) -> User:
     user = await create_user(session)
     await session.commit()
     return user
+
+
+@pytest.fixture
+def owner_headers(settings: Settings, owner: User) -> dict[str, str]:
+    return auth_headers(settings, owner)
+
+
+@pytest.fixture
+async def job(session: AsyncSession, owner: User) -> VideoJob:
+    """A processing Deforum job of `owner`, committed."""
+    row = await create_job(session, owner)
+    await session.commit()
+    return row
 
 
 @pytest.fixture

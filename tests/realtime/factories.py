@@ -172,3 +172,7 @@ async def live_server(app: FastAPI) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 20)
+
+
+def events_url(job_id: int) -> str:
+    return f"/api/video-jobs/{job_id}/events"

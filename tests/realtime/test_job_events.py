@@ -19,6 +19,7 @@ from tests.factories import auth_headers, create_admin, create_user
 from tests.realtime.factories import (
     create_job,
     create_worker_token,
+    events_url,
     open_stream,
 )
 
@@ -58,13 +59,13 @@ async def _finish(session: AsyncSession, job: VideoJob) -> None:
 async def test_stream_follows_worker_reports(
     http: httpx.AsyncClient,
     session: AsyncSession,
-    settings: Settings,
     owner: User,
+    owner_headers: dict[str, str],
 ) -> None:
     job, worker = await _claimed_job(http, session, owner)
-    url = f"/api/video-jobs/{job.id}/events"
+    url = events_url(job.id)
 
-    async with open_stream(http, url, headers=auth_headers(settings, owner)) as sse:
+    async with open_stream(http, url, headers=owner_headers) as sse:
         snapshot = await sse.next()
         heartbeat = await http.post(
             f"/api/workers/jobs/{job.id}/heartbeat",
@@ -120,15 +121,13 @@ async def test_progress_burst_is_coalesced(
     app: FastAPI,
     http: httpx.AsyncClient,
     session: AsyncSession,
-    settings: Settings,
-    owner: User,
+    job: VideoJob,
+    owner_headers: dict[str, str],
 ) -> None:
     app.state.settings.sse_throttle_seconds = 600.0
-    job = await create_job(session, owner)
-    await session.commit()
-    url = f"/api/video-jobs/{job.id}/events"
+    url = events_url(job.id)
 
-    async with open_stream(http, url, headers=auth_headers(settings, owner)) as sse:
+    async with open_stream(http, url, headers=owner_headers) as sse:
         assert (await sse.next()).event == "snapshot"
         for percent in range(1, 51):
             await publish_job_event(
@@ -149,15 +148,12 @@ async def test_resume_gets_missed_final_state(
     app: FastAPI,
     http: httpx.AsyncClient,
     session: AsyncSession,
-    settings: Settings,
-    owner: User,
+    job: VideoJob,
+    owner_headers: dict[str, str],
 ) -> None:
-    job = await create_job(session, owner)
-    await session.commit()
-    url = f"/api/video-jobs/{job.id}/events"
-    headers = auth_headers(settings, owner)
+    url = events_url(job.id)
 
-    async with open_stream(http, url, headers=headers) as sse:
+    async with open_stream(http, url, headers=owner_headers) as sse:
         await sse.next()
         await publish_job_event(app, job.id, {"type": "progress", "progress": 10.0})
         seen = await sse.next()
@@ -169,7 +165,7 @@ async def test_resume_gets_missed_final_state(
     await _finish(session, job)
     await publish_job_event(app, job.id, {"type": "status", "status": "finished"})
 
-    resumed = {**headers, "Last-Event-ID": seen.id}
+    resumed = {**owner_headers, "Last-Event-ID": seen.id}
     async with open_stream(http, url, headers=resumed) as sse:
         events = await sse.rest()
     assert events[-1].event == "final"
@@ -178,21 +174,23 @@ async def test_resume_gets_missed_final_state(
 
     done = await http.get(
         url,
-        headers={**headers, "Accept": "text/event-stream", "Last-Event-ID": "final"},
+        headers={
+            **owner_headers,
+            "Accept": "text/event-stream",
+            "Last-Event-ID": "final",
+        },
     )
     assert done.status_code == 204
 
 
 async def test_unknown_last_event_id_gets_a_fresh_snapshot(
-    http: httpx.AsyncClient, session: AsyncSession, settings: Settings, owner: User
+    http: httpx.AsyncClient,
+    job: VideoJob,
+    owner_headers: dict[str, str],
 ) -> None:
-    job = await create_job(session, owner)
-    await session.commit()
-    headers = {**auth_headers(settings, owner), "Last-Event-ID": "1-1"}
+    headers = {**owner_headers, "Last-Event-ID": "1-1"}
 
-    async with open_stream(
-        http, f"/api/video-jobs/{job.id}/events", headers=headers
-    ) as sse:
+    async with open_stream(http, events_url(job.id), headers=headers) as sse:
         first = await sse.next()
 
     assert first.event == "snapshot"
@@ -200,30 +198,30 @@ async def test_unknown_last_event_id_gets_a_fresh_snapshot(
 
 
 async def test_token_in_query_opens_the_stream(
-    http: httpx.AsyncClient, session: AsyncSession, settings: Settings, owner: User
+    http: httpx.AsyncClient,
+    job: VideoJob,
+    owner_headers: dict[str, str],
 ) -> None:
-    job = await create_job(session, owner)
-    await session.commit()
-    token = auth_headers(settings, owner)["Authorization"].split()[1]
+    token = owner_headers["Authorization"].split()[1]
 
-    async with open_stream(
-        http, f"/api/video-jobs/{job.id}/events?token={token}"
-    ) as sse:
+    async with open_stream(http, f"{events_url(job.id)}?token={token}") as sse:
         first = await sse.next()
 
     assert first.event == "snapshot"
 
 
 async def test_admin_may_watch_any_job(
-    http: httpx.AsyncClient, session: AsyncSession, settings: Settings, owner: User
+    http: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    job: VideoJob,
 ) -> None:
-    job = await create_job(session, owner)
     admin = await create_admin(session)
     await session.commit()
 
     async with open_stream(
         http,
-        f"/api/video-jobs/{job.id}/events",
+        events_url(job.id),
         headers=auth_headers(settings, admin),
     ) as sse:
         assert (await sse.next()).data["id"] == job.id
@@ -234,13 +232,12 @@ async def test_others_cannot_watch_a_job(
     client: httpx.AsyncClient,
     session: AsyncSession,
     settings: Settings,
-    owner: User,
+    job: VideoJob,
     who: str,
 ) -> None:
-    job = await create_job(session, owner)
     stranger = await create_user(session)
     await session.commit()
-    url = f"/api/video-jobs/{job.id}/events"
+    url = events_url(job.id)
     headers = {"Accept": "text/event-stream"}
     if who == "stranger":
         url += "?token=" + auth_headers(settings, stranger)["Authorization"][7:]
@@ -255,14 +252,15 @@ async def test_others_cannot_watch_a_job(
 
 
 async def test_without_event_stream_accept_the_state_comes_as_json(
-    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, owner: User
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    owner: User,
+    owner_headers: dict[str, str],
 ) -> None:
     job = await create_job(session, owner, status=JobStatus.PREVIEW.value)
     await session.commit()
 
-    response = await client.get(
-        f"/api/video-jobs/{job.id}/events", headers=auth_headers(settings, owner)
-    )
+    response = await client.get(events_url(job.id), headers=owner_headers)
 
     assert response.status_code == 200
     body = response.json()
@@ -274,21 +272,15 @@ async def test_without_event_stream_accept_the_state_comes_as_json(
 async def test_open_stream_holds_no_database_connection(
     app: FastAPI,
     http: httpx.AsyncClient,
-    session: AsyncSession,
-    settings: Settings,
-    owner: User,
+    job: VideoJob,
+    owner_headers: dict[str, str],
 ) -> None:
-    job = await create_job(session, owner)
-    await session.commit()
-    headers = auth_headers(settings, owner)
 
     pool = app.state.database.engine.pool
     # The queue's leader may keep one connection for its advisory lock.
     before = pool.checkedout() if hasattr(pool, "checkedout") else 0
 
-    async with open_stream(
-        http, f"/api/video-jobs/{job.id}/events", headers=headers
-    ) as sse:
+    async with open_stream(http, events_url(job.id), headers=owner_headers) as sse:
         await sse.next()
         if hasattr(pool, "checkedout"):
             assert pool.checkedout() <= before
@@ -298,7 +290,7 @@ async def test_open_stream_holds_no_database_connection(
             changed = await http.patch(
                 f"/api/video-jobs/{job.id}/steering",
                 json={"translation_z": 0.2},
-                headers=headers,
+                headers=owner_headers,
             )
         assert changed.status_code == 200, changed.text
         steering = await sse.next()
@@ -309,17 +301,14 @@ async def test_open_stream_holds_no_database_connection(
 
 async def test_query_token_is_redacted_from_the_request_log(
     client: httpx.AsyncClient,
-    session: AsyncSession,
-    settings: Settings,
-    owner: User,
     caplog: pytest.LogCaptureFixture,
+    job: VideoJob,
+    owner_headers: dict[str, str],
 ) -> None:
-    job = await create_job(session, owner)
-    await session.commit()
-    token = auth_headers(settings, owner)["Authorization"][7:]
+    token = owner_headers["Authorization"][7:]
     caplog.set_level(logging.INFO)
 
-    response = await client.get(f"/api/video-jobs/{job.id}/events?token={token}")
+    response = await client.get(f"{events_url(job.id)}?token={token}")
 
     assert response.status_code == 200
     logged = [
@@ -337,17 +326,12 @@ async def test_query_token_is_redacted_from_the_request_log(
 async def test_idle_stream_sends_keepalive_comments(
     app: FastAPI,
     http: httpx.AsyncClient,
-    session: AsyncSession,
-    settings: Settings,
-    owner: User,
+    job: VideoJob,
+    owner_headers: dict[str, str],
 ) -> None:
     app.state.settings.sse_ping_seconds = 0.2
-    job = await create_job(session, owner)
-    await session.commit()
 
-    async with open_stream(
-        http, f"/api/video-jobs/{job.id}/events", headers=auth_headers(settings, owner)
-    ) as sse:
+    async with open_stream(http, events_url(job.id), headers=owner_headers) as sse:
         await sse.next()
         comment = await sse.comment()
 
@@ -358,15 +342,13 @@ async def test_stream_ends_when_job_is_deleted(
     app: FastAPI,
     http: httpx.AsyncClient,
     session: AsyncSession,
-    settings: Settings,
     owner: User,
+    owner_headers: dict[str, str],
 ) -> None:
     job = await create_job(session, owner, status=JobStatus.PREVIEW.value)
     await session.commit()
 
-    async with open_stream(
-        http, f"/api/video-jobs/{job.id}/events", headers=auth_headers(settings, owner)
-    ) as sse:
+    async with open_stream(http, events_url(job.id), headers=owner_headers) as sse:
         await sse.next()
         await session.delete(job)
         await session.commit()
