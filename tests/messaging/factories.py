@@ -1,14 +1,15 @@
-"""Factories for chats and messages."""
+"""Factories for chats, their members and messages."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.core.db import utcnow
 from mage_studio.messaging.models import Chat, ChatMember, ChatMessage
 from mage_studio.users.models import User
+from tests.factories import create_user
 
 
 async def create_chat(session: AsyncSession, first: User, second: User) -> Chat:
@@ -46,3 +47,27 @@ async def create_message(
     session.add(message)
     await session.flush()
     return message
+
+
+async def create_chat_with_members(session: AsyncSession) -> tuple[User, User, Chat]:
+    """Insert two users and the chat between them, and flush."""
+    alice = await create_user(session)
+    bob = await create_user(session)
+    chat = await create_chat(session, alice, bob)
+    return alice, bob, chat
+
+
+async def create_numbered_messages(
+    session: AsyncSession, chat: Chat, author: User, count: int, start: datetime
+) -> list[ChatMessage]:
+    """Insert messages "m0", "m1", ... one second apart from `start`, oldest first."""
+    return [
+        await create_message(
+            session, chat, author, f"m{i}", created_at=start + timedelta(seconds=i)
+        )
+        for i in range(count)
+    ]
+
+
+def messages_url(chat_id: int) -> str:
+    return f"/api/messages/get-messages-by-chat-id/{chat_id}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import timedelta
 
 import httpx
 import pytest
@@ -15,7 +14,13 @@ from mage_studio.core.db import utcnow
 from mage_studio.messaging.models import Chat
 from mage_studio.users.models import User
 from tests.factories import auth_headers, create_user
-from tests.messaging.factories import create_chat, create_message
+from tests.messaging.factories import (
+    create_chat,
+    create_chat_with_members,
+    create_message,
+    create_numbered_messages,
+    messages_url,
+)
 
 MESSAGE_KEYS = {
     "id",
@@ -25,13 +30,6 @@ MESSAGE_KEYS = {
     "hiddenStatus",
     "createdAt",
 }
-
-
-async def _pair(session: AsyncSession) -> tuple[User, User, Chat]:
-    alice = await create_user(session)
-    bob = await create_user(session)
-    chat = await create_chat(session, alice, bob)
-    return alice, bob, chat
 
 
 async def _all_pages(
@@ -44,7 +42,7 @@ async def _all_pages(
         if cursor:
             params["cursor"] = cursor
         response = await client.get(
-            f"/api/messages/get-messages-by-chat-id/{chat_id}",
+            messages_url(chat_id),
             params=params,
             headers=headers,
         )
@@ -58,20 +56,13 @@ async def _all_pages(
 async def test_messages_are_newest_first_in_pages(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
-    alice, bob, chat = await _pair(session)
+    alice, bob, chat = await create_chat_with_members(session)
     start = utcnow()
-    messages = [
-        await create_message(
-            session, chat, alice, f"m{i}", created_at=start + timedelta(seconds=i)
-        )
-        for i in range(7)
-    ]
+    messages = await create_numbered_messages(session, chat, alice, 7, start)
     await session.commit()
     headers = auth_headers(settings, bob)
 
-    first = await client.get(
-        f"/api/messages/get-messages-by-chat-id/{chat.id}?limit=3", headers=headers
-    )
+    first = await client.get(f"{messages_url(chat.id)}?limit=3", headers=headers)
     ids = await _all_pages(client, chat.id, headers, limit=3)
 
     assert first.status_code == 200
@@ -86,7 +77,7 @@ async def test_messages_are_newest_first_in_pages(
 async def test_cursor_orders_equal_timestamps_by_id(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
-    alice, bob, chat = await _pair(session)
+    alice, bob, chat = await create_chat_with_members(session)
     same_time = utcnow()
     messages = [
         await create_message(session, chat, bob, f"m{i}", created_at=same_time)
@@ -102,11 +93,11 @@ async def test_cursor_orders_equal_timestamps_by_id(
 async def test_pages_stay_stable_under_concurrent_inserts(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
-    alice, bob, chat = await _pair(session)
+    alice, bob, chat = await create_chat_with_members(session)
     originals = [await create_message(session, chat, alice, f"m{i}") for i in range(9)]
     await session.commit()
     headers = auth_headers(settings, bob)
-    url = f"/api/messages/get-messages-by-chat-id/{chat.id}"
+    url = messages_url(chat.id)
 
     seen: list[int] = []
     cursor = None
@@ -150,11 +141,11 @@ async def test_pages_stay_stable_under_concurrent_inserts(
 async def test_garbage_cursor_is_400(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings, cursor: str
 ) -> None:
-    alice, _, chat = await _pair(session)
+    alice, _, chat = await create_chat_with_members(session)
     await session.commit()
 
     response = await client.get(
-        f"/api/messages/get-messages-by-chat-id/{chat.id}",
+        messages_url(chat.id),
         params={"cursor": cursor},
         headers=auth_headers(settings, alice),
     )
@@ -166,12 +157,12 @@ async def test_garbage_cursor_is_400(
 async def test_forged_cursor_is_400(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
-    alice, bob, chat = await _pair(session)
+    alice, bob, chat = await create_chat_with_members(session)
     for i in range(3):
         await create_message(session, chat, alice, f"m{i}")
     await session.commit()
     headers = auth_headers(settings, bob)
-    url = f"/api/messages/get-messages-by-chat-id/{chat.id}"
+    url = messages_url(chat.id)
     first = await client.get(url, params={"limit": 1}, headers=headers)
     cursor = first.json()["meta"]["next_cursor"]
     payload, signature = cursor.split(".")
@@ -193,7 +184,7 @@ async def test_forged_cursor_is_400(
 async def test_cursor_of_another_chat_is_400(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
-    alice, bob, chat = await _pair(session)
+    alice, bob, chat = await create_chat_with_members(session)
     carol = await create_user(session)
     other_chat = await create_chat(session, alice, carol)
     for i in range(3):
@@ -201,13 +192,13 @@ async def test_cursor_of_another_chat_is_400(
     await session.commit()
     headers = auth_headers(settings, alice)
     first = await client.get(
-        f"/api/messages/get-messages-by-chat-id/{chat.id}",
+        messages_url(chat.id),
         params={"limit": 1},
         headers=headers,
     )
 
     response = await client.get(
-        f"/api/messages/get-messages-by-chat-id/{other_chat.id}",
+        messages_url(other_chat.id),
         params={"cursor": first.json()["meta"]["next_cursor"]},
         headers=headers,
     )
@@ -219,11 +210,11 @@ async def test_cursor_of_another_chat_is_400(
 async def test_limit_out_of_range_is_422(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings, limit: int
 ) -> None:
-    alice, _, chat = await _pair(session)
+    alice, _, chat = await create_chat_with_members(session)
     await session.commit()
 
     response = await client.get(
-        f"/api/messages/get-messages-by-chat-id/{chat.id}",
+        messages_url(chat.id),
         params={"limit": limit},
         headers=auth_headers(settings, alice),
     )
@@ -235,15 +226,13 @@ async def test_limit_out_of_range_is_422(
 async def test_non_member_message_routes_404(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
-    alice, _, chat = await _pair(session)
+    alice, _, chat = await create_chat_with_members(session)
     message = await create_message(session, chat, alice, "private")
     mallory = await create_user(session)
     await session.commit()
     headers = auth_headers(settings, mallory)
 
-    listed = await client.get(
-        f"/api/messages/get-messages-by-chat-id/{chat.id}", headers=headers
-    )
+    listed = await client.get(messages_url(chat.id), headers=headers)
     posted = await client.post(
         "/api/messages", json={"chatId": chat.id, "message": "hi"}, headers=headers
     )
@@ -260,7 +249,7 @@ async def test_non_member_message_routes_404(
 async def test_post_message_keeps_text_verbatim(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
-    alice, _, chat = await _pair(session)
+    alice, _, chat = await create_chat_with_members(session)
     await session.commit()
     text = "<script>alert('x')</script> & ok"
 
@@ -290,7 +279,7 @@ async def test_post_message_length_limits(
     text: str,
     status: int,
 ) -> None:
-    alice, _, chat = await _pair(session)
+    alice, _, chat = await create_chat_with_members(session)
     await session.commit()
 
     response = await client.post(
@@ -316,14 +305,9 @@ async def _unread(
 async def test_unread_counts_follow_read_marks(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
-    alice, bob, chat = await _pair(session)
+    alice, bob, chat = await create_chat_with_members(session)
     start = utcnow()
-    sent = [
-        await create_message(
-            session, chat, alice, f"m{i}", created_at=start + timedelta(seconds=i)
-        )
-        for i in range(4)
-    ]
+    sent = await create_numbered_messages(session, chat, alice, 4, start)
     await create_message(session, chat, bob, "reply", created_at=start)
     await session.commit()
     url = f"/api/chats/{chat.id}/read"
@@ -358,7 +342,7 @@ async def test_unread_counts_follow_read_marks(
 async def test_own_and_hidden_messages_not_unread(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
-    alice, bob, chat = await _pair(session)
+    alice, bob, chat = await create_chat_with_members(session)
     await create_message(session, chat, alice, "visible")
     await create_message(session, chat, alice, "removed", hidden=True)
     mine = await create_message(session, chat, bob, "mine")
@@ -377,7 +361,7 @@ async def test_own_and_hidden_messages_not_unread(
 async def test_read_mark_needs_chat_message(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
-    alice, bob, chat = await _pair(session)
+    alice, bob, chat = await create_chat_with_members(session)
     carol = await create_user(session)
     other_chat = await create_chat(session, alice, carol)
     elsewhere = await create_message(session, other_chat, carol, "elsewhere")

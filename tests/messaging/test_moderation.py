@@ -8,17 +8,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.config import Settings
 from mage_studio.core.audit import AuditEntry
-from tests.factories import auth_headers, create_admin, create_user
-from tests.messaging.factories import create_chat, create_message
+from tests.factories import auth_headers, create_admin
+from tests.messaging.factories import (
+    create_chat_with_members,
+    create_message,
+    messages_url,
+)
 
 
 async def test_hidden_message_shows_empty_to_members(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
-    alice = await create_user(session)
-    bob = await create_user(session)
+    alice, bob, chat = await create_chat_with_members(session)
     admin = await create_admin(session)
-    chat = await create_chat(session, alice, bob)
     message = await create_message(session, chat, alice, "offensive words")
     await session.commit()
 
@@ -28,7 +30,7 @@ async def test_hidden_message_shows_empty_to_members(
         headers=auth_headers(settings, admin),
     )
     listed = await client.get(
-        f"/api/messages/get-messages-by-chat-id/{chat.id}",
+        messages_url(chat.id),
         headers=auth_headers(settings, bob),
     )
     chats = await client.get(
@@ -48,10 +50,8 @@ async def test_hidden_message_shows_empty_to_members(
 async def test_hide_and_show_are_audited(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
-    alice = await create_user(session)
-    bob = await create_user(session)
+    alice, bob, chat = await create_chat_with_members(session)
     admin = await create_admin(session)
-    chat = await create_chat(session, alice, bob)
     message = await create_message(session, chat, alice, "text")
     await session.commit()
     url = f"/api/administration/messages/{message.id}/hidden"
@@ -60,7 +60,7 @@ async def test_hide_and_show_are_audited(
     await client.patch(url, json={"hidden": True}, headers=headers)
     shown = await client.patch(url, json={"hidden": False}, headers=headers)
     listed = await client.get(
-        f"/api/messages/get-messages-by-chat-id/{chat.id}",
+        messages_url(chat.id),
         headers=auth_headers(settings, bob),
     )
     entries = (
@@ -87,10 +87,8 @@ async def test_hide_and_show_are_audited(
 async def test_hide_needs_admin_and_existing_message(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
-    alice = await create_user(session)
-    bob = await create_user(session)
+    alice, _, chat = await create_chat_with_members(session)
     admin = await create_admin(session)
-    chat = await create_chat(session, alice, bob)
     message = await create_message(session, chat, alice, "text")
     await session.commit()
 
