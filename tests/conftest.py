@@ -26,6 +26,8 @@ from mage_studio.config import Environment, Settings
 from mage_studio.core.db import Database
 from mage_studio.core.migrations import upgrade
 from mage_studio.models import metadata
+from mage_studio.users.models import User
+from tests.factories import create_admin, create_user
 from tests.postgres import recreate_database
 
 T = TypeVar("T")
@@ -149,6 +151,22 @@ async def session(app: FastAPI) -> AsyncIterator[AsyncSession]:
     """A session on the app's database; the test commits what it sets up."""
     async with app.state.database.sessionmaker() as db_session:
         yield db_session
+
+
+@pytest.fixture
+async def user(session: AsyncSession) -> User:
+    """A verified user, committed."""
+    created = await create_user(session)
+    await session.commit()
+    return created
+
+
+@pytest.fixture
+async def admin(session: AsyncSession) -> User:
+    """A verified admin, committed."""
+    created = await create_admin(session)
+    await session.commit()
+    return created
 
 
 @pytest.fixture

@@ -18,19 +18,12 @@ from tests.admin.factories import (
     create_withdrawal,
     fund,
 )
-from tests.factories import auth_headers, create_admin, create_user
+from tests.factories import auth_headers, create_user
 
 FINANCE = "/api/administration/finance-operations/get-all"
 ORDERS = "/api/administration/orders"
 CHANGE_ORDER = "/api/administration/orders/change-order-status"
 IBAN = "DE44500105175407324931"
-
-
-@pytest.fixture
-async def admin(session: AsyncSession) -> User:
-    user = await create_admin(session)
-    await session.commit()
-    return user
 
 
 @pytest.fixture

@@ -34,17 +34,10 @@ from tests.admin.factories import (
     create_job,
     create_owned_content,
 )
-from tests.factories import auth_headers, create_admin, create_user
+from tests.factories import auth_headers, create_user
 
 PURGE = "/api/administration/users/purge-data"
 LEDGER_TABLES = (LedgerAccount, LedgerTransfer, LedgerEntry, FinanceOperation, Order)
-
-
-@pytest.fixture
-async def admin(session: AsyncSession) -> User:
-    user = await create_admin(session)
-    await session.commit()
-    return user
 
 
 @pytest.fixture

@@ -9,16 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mage_studio.config import Settings
 from mage_studio.users.models import User
 from tests.admin.factories import create_support_request
-from tests.factories import auth_headers, create_admin, create_user
+from tests.factories import auth_headers, create_user
 
 SUPPORT = "/api/administration/support-requests"
-
-
-@pytest.fixture
-async def admin(session: AsyncSession) -> User:
-    user = await create_admin(session)
-    await session.commit()
-    return user
 
 
 @pytest.fixture
