@@ -36,6 +36,20 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+def _error_body(
+    status_code: int,
+    message: str,
+    *,
+    code: int | None,
+    validator: dict[str, list[str]] | None,
+) -> dict[str, Any]:
+    """Build the documented error shape, whose `code` falls back to the HTTP status."""
+    error: dict[str, Any] = {"message": message, "code": code or status_code}
+    if validator is not None:
+        error["validator"] = validator
+    return {"error": error}
+
+
 class AppError(Exception):
     """Base of every expected failure; carries its HTTP status and code."""
 
@@ -64,13 +78,9 @@ class AppError(Exception):
         super().__init__(self.message)
 
     def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {
-            "message": self.message,
-            "code": self.code or self.status_code,
-        }
-        if self.validator is not None:
-            error["validator"] = self.validator
-        return {"error": error}
+        return _error_body(
+            self.status_code, self.message, code=self.code, validator=self.validator
+        )
 
 
 class BadRequest(AppError):
@@ -163,10 +173,8 @@ def error_response(
     validator: dict[str, list[str]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    error: dict[str, Any] = {"message": message, "code": code or status_code}
-    if validator is not None:
-        error["validator"] = validator
-    return JSONResponse({"error": error}, status_code=status_code, headers=headers)
+    body = _error_body(status_code, message, code=code, validator=validator)
+    return JSONResponse(body, status_code=status_code, headers=headers)
 
 
 def field_name(location: Sequence[int | str]) -> str:
