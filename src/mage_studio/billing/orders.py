@@ -111,19 +111,57 @@ async def _order_unit(session: AsyncSession, order: Order) -> str:
     return account.unit
 
 
+async def _post_order_transfer(
+    session: AsyncSession,
+    order: Order,
+    *,
+    step: str,
+    kind: str,
+    source: LedgerAccount,
+    destination: LedgerAccount,
+    amount: int,
+    memo: str,
+) -> None:
+    """Post `amount` from `source` to `destination`, at most once per order and step."""
+    await ledger.post_transfer(
+        session,
+        transfer_id=_transfer_id(order, step),
+        kind=kind,
+        postings=[Posting(source.id, -amount), Posting(destination.id, amount)],
+        memo=memo,
+    )
+
+
+def _payment_account_kind(order: Order) -> AccountKind:
+    """Return the kind of account that receives the order's payment."""
+    return AccountKind.REVENUE if order.seller_id is None else AccountKind.ESCROW
+
+
+async def _credit_accounts(
+    session: AsyncSession, order: Order
+) -> tuple[LedgerAccount, LedgerAccount]:
+    """Return the customer's credits account and the credit issuance account."""
+    credits = await ledger.user_account(
+        session, order.customer_id, AccountKind.CREDITS, CREDITS_UNIT
+    )
+    issuance = await ledger.system_account(session, AccountKind.ISSUANCE, CREDITS_UNIT)
+    return credits, issuance
+
+
 async def _pay(session: AsyncSession, order: Order, payer: LedgerAccount) -> None:
     if order.total_price == 0:
         return
-    kind = AccountKind.REVENUE if order.seller_id is None else AccountKind.ESCROW
-    destination = await ledger.system_account(session, kind, payer.unit)
-    await ledger.post_transfer(
+    destination = await ledger.system_account(
+        session, _payment_account_kind(order), payer.unit
+    )
+    await _post_order_transfer(
         session,
-        transfer_id=_transfer_id(order, "payment"),
+        order,
+        step="payment",
         kind="order_payment",
-        postings=[
-            Posting(payer.id, -order.total_price),
-            Posting(destination.id, order.total_price),
-        ],
+        source=payer,
+        destination=destination,
+        amount=order.total_price,
         memo=f"Order {order.id}: {order.product_name}",
     )
 
@@ -132,20 +170,15 @@ async def _fulfil_platform_order(
     session: AsyncSession, order: Order, customer: User
 ) -> None:
     if order.total_credits > 0:
-        credits = await ledger.user_account(
-            session, order.customer_id, AccountKind.CREDITS, CREDITS_UNIT
-        )
-        issuance = await ledger.system_account(
-            session, AccountKind.ISSUANCE, CREDITS_UNIT
-        )
-        await ledger.post_transfer(
+        credits, issuance = await _credit_accounts(session, order)
+        await _post_order_transfer(
             session,
-            transfer_id=_transfer_id(order, "credits"),
+            order,
+            step="credits",
             kind="order_credits",
-            postings=[
-                Posting(issuance.id, -order.total_credits),
-                Posting(credits.id, order.total_credits),
-            ],
+            source=issuance,
+            destination=credits,
+            amount=order.total_credits,
             memo=f"Order {order.id}: {order.product_name}",
         )
     if order.priority_tier is not None:
@@ -158,14 +191,14 @@ async def _pay_seller(session: AsyncSession, order: Order) -> None:
     unit = await _order_unit(session, order)
     escrow = await ledger.system_account(session, AccountKind.ESCROW, unit)
     seller = await _money_account(session, order.seller_id, unit)
-    await ledger.post_transfer(
+    await _post_order_transfer(
         session,
-        transfer_id=_transfer_id(order, "settlement"),
+        order,
+        step="settlement",
         kind="order_settlement",
-        postings=[
-            Posting(escrow.id, -order.total_price),
-            Posting(seller.id, order.total_price),
-        ],
+        source=escrow,
+        destination=seller,
+        amount=order.total_price,
         memo=f"Order {order.id}: {order.product_name}",
     )
 
@@ -261,17 +294,16 @@ async def _cancel(session: AsyncSession, order: Order, *, paid: bool) -> None:
     if order.total_price == 0 or not paid:
         return
     unit = await _order_unit(session, order)
-    kind = AccountKind.REVENUE if order.seller_id is None else AccountKind.ESCROW
-    source = await ledger.system_account(session, kind, unit)
+    source = await ledger.system_account(session, _payment_account_kind(order), unit)
     customer = await _money_account(session, order.customer_id, unit)
-    await ledger.post_transfer(
+    await _post_order_transfer(
         session,
-        transfer_id=_transfer_id(order, "cancel"),
+        order,
+        step="cancel",
         kind="order_refund",
-        postings=[
-            Posting(source.id, -order.total_price),
-            Posting(customer.id, order.total_price),
-        ],
+        source=source,
+        destination=customer,
+        amount=order.total_price,
         memo=f"Order {order.id} canceled",
     )
 
@@ -293,12 +325,7 @@ async def _refund(session: AsyncSession, order: Order) -> None:
             Posting(customer.id, order.total_price),
         ]
     if order.seller_id is None and order.total_credits > 0:
-        credits = await ledger.user_account(
-            session, order.customer_id, AccountKind.CREDITS, CREDITS_UNIT
-        )
-        issuance = await ledger.system_account(
-            session, AccountKind.ISSUANCE, CREDITS_UNIT
-        )
+        credits, issuance = await _credit_accounts(session, order)
         postings += [
             Posting(credits.id, -order.total_credits),
             Posting(issuance.id, order.total_credits),
