@@ -13,6 +13,8 @@ from pydantic import (
     field_validator,
 )
 
+from mage_studio.users.schemas import strip_or_none
+
 MAX_ROW_ID = 2_147_483_647
 TEXT_MAX_LENGTH = 10_000
 
@@ -44,17 +46,15 @@ def _check_year(value: datetime | date) -> datetime | date:
     return value
 
 
+# The admin schemas repeat these validators on purpose. With shared validator
+# functions, typing would cache this alias and the admin `date | datetime` one as
+# one object, because unions compare without order. The `anyOf` order published in
+# OpenAPI would then depend on which module is imported first.
 DateFilter = Annotated[
     datetime | date,
     BeforeValidator(_date_or_datetime),
     AfterValidator(_check_year),
 ]
-
-
-def _blank_to_none(value: Any) -> Any:
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value.strip() if isinstance(value, str) else value
 
 
 class Label(BaseModel):
@@ -84,7 +84,7 @@ class SupportRequestCreate(BaseModel):
     )
     email: EmailStr | None = None
 
-    _blank = field_validator("orderId", "email", mode="before")(_blank_to_none)
+    _blank = field_validator("orderId", "email", mode="before")(strip_or_none)
 
 
 class SupportRequestFilters(BaseModel):
@@ -108,7 +108,7 @@ class SupportRequestFilters(BaseModel):
 
     _blank = field_validator(
         "id", "statusId", "startDate", "endDate", "search", mode="before"
-    )(_blank_to_none)
+    )(strip_or_none)
 
 
 class SupportRequestSearch(SupportRequestFilters):
@@ -117,9 +117,7 @@ class SupportRequestSearch(SupportRequestFilters):
     userId: RowId | None = Field(default=None, description="The author.")
     assigneeId: RowId | None = None
 
-    _blank_admin = field_validator("userId", "assigneeId", mode="before")(
-        _blank_to_none
-    )
+    _blank_admin = field_validator("userId", "assigneeId", mode="before")(strip_or_none)
 
 
 class SupportMessageRead(BaseModel):
