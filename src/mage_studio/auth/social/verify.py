@@ -215,6 +215,16 @@ async def _get_json(
     return _json_object(provider, await _request(http, provider, "GET", url, **kwargs))
 
 
+async def _bearer_profile(
+    http: httpx.AsyncClient, provider: Provider, token: str
+) -> dict[str, Any]:
+    """Read the provider's profile object, sending `token` as a bearer token."""
+    assert provider.userinfo_url is not None
+    return await _get_json(
+        http, provider, provider.userinfo_url, headers=_bearer(token)
+    )
+
+
 async def _google_access_token(
     http: httpx.AsyncClient, provider: Provider, token: str
 ) -> SocialIdentity:
@@ -233,10 +243,7 @@ async def _google_access_token(
 async def _google_profile(
     http: httpx.AsyncClient, provider: Provider, token: str
 ) -> SocialIdentity:
-    assert provider.userinfo_url is not None
-    profile = await _get_json(
-        http, provider, provider.userinfo_url, headers=_bearer(token)
-    )
+    profile = await _bearer_profile(http, provider, token)
     return _identity(
         provider, profile.get("sub"), profile, profile.get("email_verified")
     )
@@ -298,10 +305,7 @@ async def _discord_access_token(
 async def _discord_profile(
     http: httpx.AsyncClient, provider: Provider, token: str
 ) -> SocialIdentity:
-    assert provider.userinfo_url is not None
-    profile = await _get_json(
-        http, provider, provider.userinfo_url, headers=_bearer(token)
-    )
+    profile = await _bearer_profile(http, provider, token)
     return _identity(provider, profile.get("id"), profile, profile.get("verified"))
 
 
@@ -332,9 +336,7 @@ async def _github_profile(
     http: httpx.AsyncClient, provider: Provider, token: str
 ) -> SocialIdentity:
     assert provider.userinfo_url is not None
-    profile = await _get_json(
-        http, provider, provider.userinfo_url, headers=_bearer(token)
-    )
+    profile = await _bearer_profile(http, provider, token)
     response = await _request(
         http, provider, "GET", provider.userinfo_url + "/emails", headers=_bearer(token)
     )
