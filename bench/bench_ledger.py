@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+from common import bench_settings, recreate_database
 from sqlalchemy import make_url
 
 from mage_studio.app import create_app
@@ -37,7 +37,6 @@ from mage_studio.billing import ledger, renders
 from mage_studio.billing.accounts import ensure_user_accounts
 from mage_studio.billing.ledger import Posting
 from mage_studio.billing.models import CREDITS_UNIT, AccountKind
-from mage_studio.config import Environment, Settings
 from mage_studio.core.migrations import upgrade
 from mage_studio.users.models import User
 
@@ -47,43 +46,11 @@ RENDER_CHARGE = 7
 STARTING_CREDITS = 10**12
 
 
-async def recreate_database(url: str) -> None:
-    """Drop and create the benchmark database named in `url`."""
-    parsed = make_url(url)
-    connection = await asyncpg.connect(
-        host=parsed.host or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        password=parsed.password,
-        database="postgres",
-    )
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{parsed.database}"')
-        await connection.execute(f'CREATE DATABASE "{parsed.database}"')
-    finally:
-        await connection.close()
-
-
 def _remove_sqlite_files(url: str) -> None:
     database = make_url(url).database
     if database and database != ":memory:":
         for suffix in ("", "-wal", "-shm"):
             Path(database + suffix).unlink(missing_ok=True)
-
-
-def _settings(url: str, storage: Path, pool_size: int) -> Settings:
-    return Settings(
-        env=Environment.TEST,
-        database_url=url,
-        database_pool_size=pool_size,
-        storage_path=storage,
-        log_path=storage / "log",
-        log_level="WARNING",
-        jwt_secret="bench-secret-that-is-long-enough-for-hs256-000",
-        embedded_workers=0,
-        redis_url=None,
-        public_url="http://bench",
-    )
 
 
 async def _funded_users(app: Any, count: int, prefix: str) -> list[int]:
@@ -178,7 +145,9 @@ async def main() -> None:
     )
     jobs = itertools.count(1)
     with tempfile.TemporaryDirectory() as storage:
-        app = create_app(_settings(args.database_url, Path(storage), args.tasks + 4))
+        app = create_app(
+            bench_settings(args.database_url, Path(storage), args.tasks + 4)
+        )
         try:
             print(f"hot account (at most {args.seconds:.0f} s):")
             hot = await _funded_users(app, 1, "hot")

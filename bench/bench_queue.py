@@ -29,12 +29,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+from common import bench_settings, recreate_database
 from sqlalchemy import func, insert, make_url, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.app import create_app
-from mage_studio.config import Environment, Settings
 from mage_studio.core.db import utcnow
 from mage_studio.core.migrations import upgrade
 from mage_studio.jobs.models import JobStatus, VideoJob
@@ -45,38 +44,6 @@ from mage_studio.users.models import User
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/mage_bench_queue"
 INSERT_CHUNK = 5000
 QUEUES = ("critical", "medium", "low")
-
-
-async def recreate_database(url: str) -> None:
-    """Drop and create the benchmark database named in `url`."""
-    parsed = make_url(url)
-    connection = await asyncpg.connect(
-        host=parsed.host or "127.0.0.1",
-        port=parsed.port or 5432,
-        user=parsed.username or "postgres",
-        password=parsed.password,
-        database="postgres",
-    )
-    try:
-        await connection.execute(f'DROP DATABASE IF EXISTS "{parsed.database}"')
-        await connection.execute(f'CREATE DATABASE "{parsed.database}"')
-    finally:
-        await connection.close()
-
-
-def _settings(url: str, storage: Path, pool_size: int) -> Settings:
-    return Settings(
-        env=Environment.TEST,
-        database_url=url,
-        database_pool_size=pool_size,
-        storage_path=storage,
-        log_path=storage / "log",
-        log_level="WARNING",
-        jwt_secret="bench-secret-that-is-long-enough-for-hs256-000",
-        embedded_workers=0,
-        redis_url=None,
-        public_url="http://bench",
-    )
 
 
 async def _insert_jobs(session: AsyncSession, count: int) -> int:
@@ -228,7 +195,9 @@ async def main() -> None:
         f"{make_url(args.database_url).render_as_string()}"
     )
     with tempfile.TemporaryDirectory() as storage:
-        app = create_app(_settings(args.database_url, Path(storage), args.workers + 4))
+        app = create_app(
+            bench_settings(args.database_url, Path(storage), args.workers + 4)
+        )
         try:
             print(f"status placement with {args.jobs} queued jobs:")
             await bench_status(app, args.jobs, args.calls)
