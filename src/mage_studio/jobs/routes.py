@@ -8,12 +8,9 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.auth.deps import AppSettings, CurrentUser
-from mage_studio.config import Settings
-from mage_studio.core.ratelimit import RateLimit, enforce
 from mage_studio.core.routing import DbRoute, DbSession, after_commit
 from mage_studio.core.schemas import PageParams, page_params
 from mage_studio.core.storage import StorageDep
-from mage_studio.errors import PayloadTooLarge
 from mage_studio.jobs import generation, repository, service
 from mage_studio.jobs.models import DeforumPreset, VideoJob
 from mage_studio.jobs.openapi import json_body, multipart_body
@@ -36,15 +33,13 @@ from mage_studio.jobs.schemas import (
     StatusCounts,
     UploadResult,
 )
-from mage_studio.jobs.uploads import MultipartForm, read_multipart
+from mage_studio.jobs.uploads import read_upload_form
 from mage_studio.queue.events import publish_job_event
 from mage_studio.queue.notifier import notify_queued
 
 router = APIRouter(route_class=DbRoute, tags=["video jobs"])
 
 JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="Video job id.")]
-# Multipart framing (boundaries, part headers) on top of the file sizes.
-_MULTIPART_OVERHEAD = 1024 * 1024
 
 _UPLOAD_BODY = multipart_body(
     files={
@@ -70,24 +65,6 @@ async def json_object(request: Request) -> Any:
         return await request.json()
     except ValueError:
         return None
-
-
-async def _read_form(
-    request: Request, storage: StorageDep, limits: dict[str, int], user_id: int
-) -> MultipartForm:
-    settings: Settings = request.app.state.settings
-    rule = RateLimit("upload", settings.rate_limit_upload_per_minute, 60.0)
-    await enforce(request, rule, f"user:{user_id}")
-    declared = request.headers.get("content-length", "")
-    allowed = sum(limits.values()) + _MULTIPART_OVERHEAD
-    if declared.isdigit() and int(declared) > allowed:
-        raise PayloadTooLarge(f"The upload is larger than {allowed} bytes.")
-    return await read_multipart(
-        request.headers.get("content-type"),
-        request.stream(),
-        storage,
-        file_limits=limits,
-    )
 
 
 def _queue_entry(job: VideoJob) -> dict[str, Any]:
@@ -125,7 +102,7 @@ async def upload(
         "attachment": settings.upload_max_bytes,
         "soundtrack": settings.soundtrack_max_bytes,
     }
-    form = await _read_form(request, storage, limits, user.id)
+    form = await read_upload_form(request, storage, limits, user.id)
     try:
         job = await service.upload(session, storage, user, form)
     finally:
@@ -343,7 +320,7 @@ async def add_soundtrack(
     The video is not re-encoded; the soundtrack is cut to its length.
     """
     await service.get_owned_job(session, user, id)
-    form = await _read_form(
+    form = await read_upload_form(
         request, storage, {"soundtrack": settings.soundtrack_max_bytes}, user.id
     )
     try:

@@ -14,15 +14,20 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath, PureWindowsPath
 
+from fastapi import Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from mage_studio.config import Settings
+from mage_studio.core.ratelimit import RateLimit, enforce
 from mage_studio.core.storage import StagedFile, StagingWriter, Storage
 from mage_studio.errors import BadRequest, PayloadTooLarge, UnsupportedMedia
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 32
 _HEADER_LIMIT = 16 * 1024
+# Multipart framing (boundaries, part headers) on top of the file sizes.
+_MULTIPART_OVERHEAD = 1024 * 1024
 
 
 @dataclass
@@ -223,3 +228,26 @@ async def read_multipart(
         reader.abort()
         raise
     return reader.form
+
+
+async def read_upload_form(
+    request: Request, storage: Storage, limits: dict[str, int], user_id: int
+) -> MultipartForm:
+    """Apply the user's upload rate limit, then parse the request's multipart body.
+
+    A declared Content-Length beyond the file limits plus framing is rejected (413)
+    before any byte is read.
+    """
+    settings: Settings = request.app.state.settings
+    rule = RateLimit("upload", settings.rate_limit_upload_per_minute, 60.0)
+    await enforce(request, rule, f"user:{user_id}")
+    declared = request.headers.get("content-length", "")
+    allowed = sum(limits.values()) + _MULTIPART_OVERHEAD
+    if declared.isdigit() and int(declared) > allowed:
+        raise PayloadTooLarge(f"The upload is larger than {allowed} bytes.")
+    return await read_multipart(
+        request.headers.get("content-type"),
+        request.stream(),
+        storage,
+        file_limits=limits,
+    )

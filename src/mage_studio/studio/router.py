@@ -16,14 +16,13 @@ from pydantic import BaseModel, ValidationError
 
 from mage_studio.auth.deps import AppSettings, CurrentUser
 from mage_studio.config import Settings
-from mage_studio.core.ratelimit import RateLimit, enforce
 from mage_studio.core.routing import DbRoute, DbSession, after_commit
 from mage_studio.core.schemas import Envelope, Page, PageParams, page_params
 from mage_studio.core.storage import Storage, StorageDep, new_key
-from mage_studio.errors import PayloadTooLarge, ValidationFailed, validation_errors
+from mage_studio.errors import ValidationFailed, validation_errors
 from mage_studio.jobs.media import extension_for, probe_soundtrack
 from mage_studio.jobs.openapi import inline_schema
-from mage_studio.jobs.uploads import MultipartForm, read_multipart
+from mage_studio.jobs.uploads import read_upload_form
 from mage_studio.queue.notifier import notify_queued
 from mage_studio.studio import service, watermarks
 from mage_studio.studio.presenters import StudioPresenter
@@ -106,24 +105,6 @@ def parse(model: type[M], body: Any) -> M:
         return model.model_validate(body)
     except ValidationError as exc:
         raise ValidationFailed(validation_errors(exc.errors())) from exc
-
-
-async def _read_form(
-    request: Request, storage: Storage, limits: dict[str, int], user_id: int
-) -> MultipartForm:
-    settings: Settings = request.app.state.settings
-    rule = RateLimit("upload", settings.rate_limit_upload_per_minute, 60.0)
-    await enforce(request, rule, f"user:{user_id}")
-    declared = request.headers.get("content-length", "")
-    allowed = sum(limits.values()) + _MULTIPART_OVERHEAD
-    if declared.isdigit() and int(declared) > allowed:
-        raise PayloadTooLarge(f"The upload is larger than {allowed} bytes.")
-    return await read_multipart(
-        request.headers.get("content-type"),
-        request.stream(),
-        storage,
-        file_limits=limits,
-    )
 
 
 def _wake_workers(request: Request, session: DbSession) -> None:
@@ -256,7 +237,7 @@ async def _audio_from_form(
     storage: Storage,
 ) -> Any:
     limits = {"soundtrack": settings.soundtrack_max_bytes}
-    form = await _read_form(request, storage, limits, user.id)
+    form = await read_upload_form(request, storage, limits, user.id)
     try:
         fields = _filled(form.fields)
         if "soundtrack" in fields:
@@ -338,7 +319,7 @@ async def upload_watermark(
     or sizes outside 8-4096 pixels per side 422, files over the limit 413.
     """
     limits = {"watermark": settings.studio_watermark_max_bytes}
-    form = await _read_form(request, storage, limits, user.id)
+    form = await read_upload_form(request, storage, limits, user.id)
     try:
         watermark = await watermarks.upload_watermark(session, storage, user, form)
     finally:
