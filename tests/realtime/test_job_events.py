@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.config import Settings
 from mage_studio.jobs.models import JobStatus, VideoJob
-from mage_studio.realtime.publisher import publish_job_event
+from mage_studio.queue.events import publish_job_event
 from mage_studio.users.models import User
 from tests.factories import auth_headers, create_admin, create_user
 from tests.realtime.factories import (

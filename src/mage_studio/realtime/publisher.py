@@ -95,18 +95,3 @@ class JobEventPublisher:
         if found is not None:
             self.remember(job_id, found)
         return found
-
-
-async def publish_job_event(
-    app: FastAPI, job_id: int, event: Mapping[str, Any]
-) -> None:
-    """Publish an event about a job, logging instead of raising on failure."""
-    publisher: JobEventPublisher | None = getattr(
-        app.state, "job_event_publisher", None
-    )
-    if publisher is None:
-        return
-    try:
-        await publisher(app, job_id, event)
-    except Exception:
-        log.exception("job_event_publish_failed", job_id=job_id, type=event.get("type"))

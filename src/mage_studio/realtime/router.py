@@ -18,8 +18,8 @@ from mage_studio.jobs import service as jobs
 from mage_studio.jobs.models import VideoJob
 from mage_studio.jobs.routes import json_object
 from mage_studio.jobs.schemas import ProcessingStatus
+from mage_studio.queue.events import publish_job_event
 from mage_studio.realtime import steering
-from mage_studio.realtime.publisher import publish_job_event
 from mage_studio.realtime.schemas import JobEventState, SteeringRead
 from mage_studio.realtime.state import (
     TERMINAL,
