@@ -21,15 +21,12 @@ from pydantic import (
 
 from mage_studio.billing.models import OrderStatus
 from mage_studio.billing.schemas import CamelModel, UserBrief, WalletTypeRead
-from mage_studio.core.schemas import MAX_PER_PAGE, PageParams
+from mage_studio.core.schemas import MAX_PER_PAGE, PageParams, RowId
 from mage_studio.jobs.models import Generator, JobStatus
 from mage_studio.users.models import Role
 from mage_studio.users.schemas import Email, UserRead, reject_nul, strip_or_none
 
-MAX_ROW_ID = 2_147_483_647
 MAX_PRIORITY_TIER = 2
-
-RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 
 
 def _date_or_datetime(value: object) -> object:

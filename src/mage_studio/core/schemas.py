@@ -1,4 +1,4 @@
-"""Response envelopes and list metadata shared by every domain."""
+"""Response envelopes, list metadata and the row id type shared by every domain."""
 
 from __future__ import annotations
 
@@ -11,6 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 T = TypeVar("T")
 
 MAX_PER_PAGE = 100
+# Ids fit a 32-bit INTEGER column, so larger ones fail validation (422) before any
+# query reaches the database.
+MAX_ROW_ID = 2_147_483_647
+
+RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 
 
 class Envelope(BaseModel, Generic[T]):

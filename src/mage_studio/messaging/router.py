@@ -8,11 +8,10 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from mage_studio.auth.deps import AdminUser, AppSettings, CurrentUser
 from mage_studio.core.routing import DbRoute, DbSession
-from mage_studio.core.schemas import Envelope
+from mage_studio.core.schemas import MAX_ROW_ID, Envelope
 from mage_studio.messaging import service
 from mage_studio.messaging.notifications import Mailer
 from mage_studio.messaging.schemas import (
-    MAX_ROW_ID,
     AdminMessageRead,
     ChatCreate,
     ChatRead,

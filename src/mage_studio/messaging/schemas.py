@@ -5,13 +5,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from mage_studio.core.schemas import RowId
 from mage_studio.users.models import User
 
 MESSAGE_MAX_LENGTH = 5000
-# Ids fit a 32-bit INTEGER column; larger values are not found rather than a DB error.
-MAX_ROW_ID = 2_147_483_647
-
-RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 
 MessageText = Annotated[
     str,

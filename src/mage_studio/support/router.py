@@ -8,11 +8,10 @@ from fastapi import APIRouter, Depends, Path, Request
 
 from mage_studio.auth.deps import CurrentUser
 from mage_studio.core.routing import DbRoute, DbSession
-from mage_studio.core.schemas import Envelope, Page
+from mage_studio.core.schemas import MAX_ROW_ID, Envelope, Page
 from mage_studio.support import service
 from mage_studio.support.notifications import Mailer
 from mage_studio.support.schemas import (
-    MAX_ROW_ID,
     Label,
     StatusUpdate,
     SupportMessageCreate,

@@ -13,12 +13,11 @@ from pydantic import (
     field_validator,
 )
 
+from mage_studio.core.schemas import RowId
 from mage_studio.users.schemas import strip_or_none
 
-MAX_ROW_ID = 2_147_483_647
 TEXT_MAX_LENGTH = 10_000
 
-RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 SupportText = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX_LENGTH),

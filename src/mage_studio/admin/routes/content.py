@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from mage_studio.admin import content, repository
-from mage_studio.admin.schemas import MAX_ROW_ID, VideoJobFilters
+from mage_studio.admin.schemas import VideoJobFilters
 from mage_studio.auth.deps import AdminUser
 from mage_studio.core.routing import DbRoute, DbSession
-from mage_studio.core.schemas import Envelope, Page
+from mage_studio.core.schemas import MAX_ROW_ID, Envelope, Page
 from mage_studio.core.storage import StorageDep
 from mage_studio.jobs.presenters import JobPresenter
 from mage_studio.jobs.schemas import JobRead

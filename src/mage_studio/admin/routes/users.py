@@ -8,7 +8,6 @@ from fastapi import APIRouter, Body, Path, Query
 
 from mage_studio.admin import purge, repository, service
 from mage_studio.admin.schemas import (
-    MAX_ROW_ID,
     AdminUserRead,
     DataStats,
     PurgeResult,
@@ -19,7 +18,7 @@ from mage_studio.admin.schemas import (
 from mage_studio.auth.deps import AdminUser, AppSettings, TokenClaims
 from mage_studio.auth.schemas import ChangePasswordRequest
 from mage_studio.core.routing import DbRoute, DbSession
-from mage_studio.core.schemas import Envelope, Message, Page
+from mage_studio.core.schemas import MAX_ROW_ID, Envelope, Message, Page
 from mage_studio.core.storage import StorageDep
 from mage_studio.errors import ValidationFailed
 
