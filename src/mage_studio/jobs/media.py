@@ -7,8 +7,10 @@ client's Content-Type, and are published to storage only once they passed.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import TypeVar
 
 import structlog
 
@@ -19,6 +21,8 @@ from mage_studio.render.media.audio import AudioInfo, probe_audio
 from mage_studio.render.media.probe import MediaInfo, probe_upload
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 # Storage extensions by probed MIME type; downloads take their Content-Type from it.
 _EXTENSIONS = {
@@ -49,28 +53,37 @@ async def probe_source(path: Path, field: str = "attachment") -> MediaInfo:
     Raises 415 for files that are not a supported video or image (renamed text,
     audio-only MOV) and 422 on `field` for damaged ones (truncated, undecodable).
     """
-    try:
-        return await asyncio.to_thread(probe_upload, path)
-    except MediaError as exc:
-        raise _media_error(exc, field) from exc
-    except Exception as exc:
-        log.warning("upload_probe_failed", field=field, error=repr(exc))
-        raise ValidationFailed.field(
-            field, "The file could not be decoded as a video or image."
-        ) from exc
+    return await _probe(
+        probe_upload,
+        path,
+        field,
+        event="upload_probe_failed",
+        message="The file could not be decoded as a video or image.",
+    )
 
 
 async def probe_soundtrack(path: Path, field: str = "soundtrack") -> AudioInfo:
     """Decode a soundtrack completely (MP3, AAC, M4A, WAV incl. 24-bit and float)."""
+    return await _probe(
+        probe_audio,
+        path,
+        field,
+        event="soundtrack_probe_failed",
+        message="The soundtrack could not be decoded as audio.",
+    )
+
+
+async def _probe(
+    probe: Callable[[Path], T], path: Path, field: str, *, event: str, message: str
+) -> T:
+    """Run `probe` in a thread, turning any decoding failure into a 415 or 422."""
     try:
-        return await asyncio.to_thread(probe_audio, path)
+        return await asyncio.to_thread(probe, path)
     except MediaError as exc:
         raise _media_error(exc, field) from exc
     except Exception as exc:
-        log.warning("soundtrack_probe_failed", field=field, error=repr(exc))
-        raise ValidationFailed.field(
-            field, "The soundtrack could not be decoded as audio."
-        ) from exc
+        log.warning(event, field=field, error=repr(exc))
+        raise ValidationFailed.field(field, message) from exc
 
 
 def _media_error(exc: MediaError, field: str) -> Exception:
