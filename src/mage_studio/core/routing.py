@@ -95,3 +95,11 @@ class DbRoute(APIRoute):
 def session_of(request: Request) -> Any:
     """Return the session a request opened, if any (for tests and middleware)."""
     return getattr(request.state, _SESSION, None)
+
+
+async def json_object(request: Request) -> Any:
+    """Read the JSON body by hand so authentication and ownership come first."""
+    try:
+        return await request.json()
+    except ValueError:
+        return None

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.auth.deps import AppSettings, CurrentUser
-from mage_studio.core.routing import DbRoute, DbSession, after_commit
+from mage_studio.core.routing import DbRoute, DbSession, after_commit, json_object
 from mage_studio.core.schemas import PageParams, page_params
 from mage_studio.core.storage import StorageDep
 from mage_studio.jobs import generation, repository, service
@@ -57,14 +57,6 @@ def presenter(request: Request) -> JobPresenter:
 
 
 Presenter = Annotated[JobPresenter, Depends(presenter)]
-
-
-async def json_object(request: Request) -> Any:
-    """Read the JSON body by hand so authentication and ownership come first."""
-    try:
-        return await request.json()
-    except ValueError:
-        return None
 
 
 def _queue_entry(job: VideoJob) -> dict[str, Any]:

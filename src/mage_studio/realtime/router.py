@@ -12,11 +12,10 @@ from sse_starlette import EventSourceResponse
 
 from mage_studio.auth.deps import CurrentUser, CurrentUserOrQueryToken
 from mage_studio.auth.tokens import AccessClaims
-from mage_studio.core.routing import DbRoute, DbSession, after_commit
+from mage_studio.core.routing import DbRoute, DbSession, after_commit, json_object
 from mage_studio.errors import NotFound
 from mage_studio.jobs import service as jobs
 from mage_studio.jobs.models import VideoJob
-from mage_studio.jobs.routes import json_object
 from mage_studio.jobs.schemas import ProcessingStatus
 from mage_studio.queue.events import publish_job_event
 from mage_studio.realtime import steering
