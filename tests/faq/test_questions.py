@@ -79,6 +79,39 @@ async def test_get_by_slug_and_unknown_slug(
     assert missing.json()["error"]["code"] == 404
 
 
+async def test_slug_with_nul_is_404(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/questions/credits%00")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"question": "What\u0000?", "answer": "A."},
+        {"question": "What?", "answer": "A\u0000."},
+    ],
+)
+async def test_question_with_nul_is_422(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    body: dict[str, str],
+) -> None:
+    admin = await create_admin(session)
+    await session.commit()
+
+    response = await client.post(
+        "/api/administration/questions",
+        json=body,
+        headers=auth_headers(settings, admin),
+    )
+
+    assert response.status_code == 422
+    assert response.json()["error"]["validator"]
+
+
 async def test_seed_is_idempotent_and_listed(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:

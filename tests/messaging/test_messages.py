@@ -246,6 +246,22 @@ async def test_non_member_message_routes_404(
     assert "private" not in listed.text
 
 
+async def test_post_message_with_nul_is_422(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    alice, _, chat = await _pair(session)
+    await session.commit()
+
+    response = await client.post(
+        "/api/messages",
+        json={"chatId": chat.id, "message": "before\u0000after"},
+        headers=auth_headers(settings, alice),
+    )
+
+    assert response.status_code == 422
+    assert "message" in response.json()["error"]["validator"]
+
+
 async def test_post_message_keeps_text_verbatim(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:

@@ -89,6 +89,7 @@ async def test_create_request_keeps_contact_email(
     [
         ({"text": "Help", "subject": 99}, "subject"),
         ({"text": "   ", "subject": 1}, "text"),
+        ({"text": "Help\u0000", "subject": 1}, "text"),
         ({"text": "Help"}, "subject"),
         ({"text": "Help", "subject": 1, "email": "not-an-email"}, "email"),
     ],
@@ -251,6 +252,22 @@ async def test_list_requests_rejects_bad_filters(
 
     assert response.status_code == 422
     assert field in response.json()["error"]["validator"]
+
+
+async def test_list_requests_rejects_nul_search(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    user = await create_user(session)
+    await session.commit()
+
+    response = await client.post(
+        "/api/support-requests",
+        json={"search": "stuck\u0000"},
+        headers=auth_headers(settings, user),
+    )
+
+    assert response.status_code == 422
+    assert "search" in response.json()["error"]["validator"]
 
 
 @pytest.mark.parametrize(

@@ -144,6 +144,23 @@ async def test_customer_cannot_write_internal_notes(
     assert response.status_code == 403
 
 
+async def test_reply_with_nul_is_422(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    customer = await create_user(session)
+    request = await create_support_request(session, customer)
+    await session.commit()
+
+    response = await client.post(
+        "/api/send-support-request-message",
+        json={"supportRequestId": request.id, "text": "still stuck\u0000"},
+        headers=auth_headers(settings, customer),
+    )
+
+    assert response.status_code == 422
+    assert "text" in response.json()["error"]["validator"]
+
+
 async def test_stranger_cannot_reply_or_change_status(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:

@@ -5,6 +5,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
+from mage_studio.users.schemas import NoNul
+
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 
 Slug = Annotated[
@@ -14,10 +16,12 @@ Slug = Annotated[
     ),
 ]
 QuestionText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), NoNul
 ]
 AnswerText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000),
+    NoNul,
 ]
 Position = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
 

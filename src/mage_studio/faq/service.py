@@ -54,6 +54,9 @@ async def list_questions(session: AsyncSession) -> Sequence[FaqQuestion]:
 
 
 async def question_by_slug(session: AsyncSession, slug: str) -> FaqQuestion:
+    # PostgreSQL rejects NUL in text parameters, and no stored slug contains one.
+    if "\x00" in slug:
+        raise QuestionNotFound()
     question = await session.scalar(select(FaqQuestion).where(FaqQuestion.slug == slug))
     if question is None:
         raise QuestionNotFound()

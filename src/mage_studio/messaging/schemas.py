@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from mage_studio.core.schemas import RowId
 from mage_studio.users.models import User
+from mage_studio.users.schemas import NoNul
 
 MESSAGE_MAX_LENGTH = 5000
 
@@ -15,6 +16,7 @@ MessageText = Annotated[
     StringConstraints(
         strip_whitespace=True, min_length=1, max_length=MESSAGE_MAX_LENGTH
     ),
+    NoNul,
 ]
 
 

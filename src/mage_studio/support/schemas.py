@@ -14,13 +14,14 @@ from pydantic import (
 )
 
 from mage_studio.core.schemas import RowId
-from mage_studio.users.schemas import strip_or_none
+from mage_studio.users.schemas import NoNul, strip_or_none
 
 TEXT_MAX_LENGTH = 10_000
 
 SupportText = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX_LENGTH),
+    NoNul,
 ]
 
 
@@ -97,7 +98,7 @@ class SupportRequestFilters(BaseModel):
     endDate: DateFilter | None = Field(
         default=None, description="Created at or before (a date includes that day)."
     )
-    search: str | None = Field(
+    search: Annotated[str, NoNul] | None = Field(
         default=None,
         max_length=200,
         description="Text to find in the email or the visible replies.",
