@@ -84,6 +84,17 @@ async def test_revoking_unknown_token_is_404(
     assert response.status_code == 404
 
 
+async def test_token_name_with_nul_is_422(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    response = await client.post(
+        TOKENS_URL, json={"name": "gpu\u0000host"}, headers=admin_headers
+    )
+
+    assert response.status_code == 422
+    assert "name" in response.json()["error"]["validator"]
+
+
 async def test_token_routes_need_an_admin(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 API_PREFIX = "/api/workers"
 CLAIM_PATH = f"{API_PREFIX}/claim"
@@ -285,9 +285,18 @@ __all__ = [
 # --- administration (admin routes; account keys are camelCase) ------------------------
 
 
+def _reject_nul(value: str) -> str:
+    """Reject NUL characters, which PostgreSQL cannot store in text."""
+    if "\x00" in value:
+        raise ValueError("Must not contain NUL characters.")
+    return value
+
+
 class WorkerTokenCreate(BaseModel):
     name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+        AfterValidator(_reject_nul),
     ] = Field(description="A label telling tokens apart, e.g. the GPU host.")
 
 
