@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mage_studio.billing import wallets
+from mage_studio.billing.models import UserWallet
 from mage_studio.billing.seed import seed
 from mage_studio.config import Settings
+from mage_studio.users.models import User
 from tests.billing.factories import create_wallet_type
 from tests.factories import auth_headers, create_user
 
@@ -91,6 +95,71 @@ async def test_duplicate_wallet_is_conflict(
 
     assert first.status_code == 201
     assert second.status_code == 409
+
+
+async def _miss_lookup_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the next duplicate lookup return None, as it does for a request whose
+    lookup ran just before a concurrent request saved the same wallet."""
+    find_wallet = wallets._find_wallet
+    missed = False
+
+    async def find_after_race(
+        session: AsyncSession, user: User, info: str, wallet_type_id: int
+    ) -> UserWallet | None:
+        nonlocal missed
+        if not missed:
+            missed = True
+            return None
+        return await find_wallet(session, user, info, wallet_type_id)
+
+    monkeypatch.setattr(wallets, "_find_wallet", find_after_race)
+
+
+async def test_racing_duplicate_wallet_is_conflict(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    user = await create_user(session)
+    paypal = await create_wallet_type(session)
+    await session.commit()
+    headers = auth_headers(settings, user)
+    body = {"info": "me@example.com", "walletTypeId": paypal.id}
+    first = await client.post("/api/user-wallets/", json=body, headers=headers)
+    await _miss_lookup_once(monkeypatch)
+
+    second = await client.post("/api/user-wallets/", json=body, headers=headers)
+
+    assert first.status_code == 201
+    assert second.status_code == 409
+    assert second.json()["error"]["message"] == "This wallet is already saved."
+    listed = await client.get("/api/user-wallets", headers=headers)
+    assert len(listed.json()["data"]) == 1
+
+
+async def test_racing_top_up_reuses_saved_wallet(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    user = await create_user(session)
+    paypal = await create_wallet_type(session)
+    await session.commit()
+    headers = auth_headers(settings, user)
+    body = {"money": 100, "type": 1, "info": "me@example.com", "typeId": paypal.id}
+    first = await client.post("/api/finance-operations", json=body, headers=headers)
+    await _miss_lookup_once(monkeypatch)
+
+    second = await client.post("/api/finance-operations", json=body, headers=headers)
+
+    assert first.status_code == 201
+    assert second.status_code == 201
+    first_wallet = first.json()["data"]["wallet"]["id"]
+    assert second.json()["data"]["wallet"]["id"] == first_wallet
+    listed = await client.get("/api/user-wallets", headers=headers)
+    assert len(listed.json()["data"]) == 1
 
 
 async def test_unknown_wallet_type_is_422(

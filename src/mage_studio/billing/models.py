@@ -19,6 +19,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -198,6 +199,19 @@ class UserWallet(Base):
     """A user's saved payment or payout details on one rail; deleting hides it."""
 
     __tablename__ = "user_wallets"
+    __table_args__ = (
+        # One saved wallet per user, rail and details. Deleted wallets stay for the
+        # finance operations that refer to them, so only visible ones are unique.
+        Index(
+            "uq_user_wallets_user_id_wallet_type_id_info",
+            "user_id",
+            "wallet_type_id",
+            "info",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.billing.errors import WalletNotFound
@@ -81,8 +82,13 @@ async def create_wallet(
     if await _find_wallet(session, user, info, wallet_type_id) is not None:
         raise Conflict("This wallet is already saved.")
     wallet = UserWallet(user_id=user.id, wallet_type=wallet_type, info=info)
-    session.add(wallet)
-    await session.flush()
+    try:
+        # A concurrent save of the same details fails on the unique index.
+        async with session.begin_nested():
+            session.add(wallet)
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict("This wallet is already saved.") from exc
     return wallet
 
 
@@ -93,9 +99,16 @@ async def find_or_create_wallet(
     existing = await _find_wallet(session, user, info, wallet_type_id)
     if existing is not None:
         return existing
-    return await create_wallet(
-        session, user, info=info, wallet_type_id=wallet_type_id, field="typeId"
-    )
+    try:
+        return await create_wallet(
+            session, user, info=info, wallet_type_id=wallet_type_id, field="typeId"
+        )
+    except Conflict:
+        # A concurrent request saved the same wallet after the lookup above.
+        existing = await _find_wallet(session, user, info, wallet_type_id)
+        if existing is None:
+            raise
+        return existing
 
 
 async def update_wallet(
