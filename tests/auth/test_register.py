@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.auth.tokens import sign_purpose_token
 from mage_studio.config import Settings
+from mage_studio.users import service as users
 from mage_studio.users.models import User
 from tests.auth.factories import PASSWORD, bearer, login, new_email, register, verify
 from tests.auth.fixtures import Mailbox
@@ -88,6 +89,32 @@ async def test_login_is_unique(client: httpx.AsyncClient) -> None:
     )
     assert response.status_code == 422
     assert "login" in response.json()["error"]["validator"]
+
+
+async def test_racing_taken_login_names_login(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await register(client, login="painter")
+    ensure_login_free = users.ensure_login_free
+    calls = 0
+
+    async def miss_first_check(
+        session: AsyncSession, login: str, *, except_user: int | None = None
+    ) -> None:
+        # The first check runs as if the other account had not committed yet.
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            await ensure_login_free(session, login, except_user=except_user)
+
+    monkeypatch.setattr(users, "ensure_login_free", miss_first_check)
+
+    response = await client.post(
+        "/api/auth/register", json=_body(new_email(), login="painter")
+    )
+
+    assert response.status_code == 422
+    assert list(response.json()["error"]["validator"]) == ["login"]
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.config import Settings
+from mage_studio.users import service as users
 from mage_studio.users.models import Role, User
 from tests.auth.factories import V1, V2_AUTH, V2_SHORT, bearer, login, register, verify
 from tests.auth.fixtures import Mailbox
@@ -167,6 +168,42 @@ async def test_patch_me_rejects_taken_values(
 
     assert response.status_code == 422
     assert field in response.json()["error"]["validator"]
+
+
+@pytest.mark.parametrize("field", ["login", "email"])
+async def test_patch_me_racing_taken_value(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    field: str,
+) -> None:
+    other = await create_user(session, login="taken-name")
+    user = await create_user(session)
+    await session.commit()
+    value = other.email if field == "email" else other.login
+    check_name = f"ensure_{field}_free"
+    check = getattr(users, check_name)
+    calls = 0
+
+    async def miss_first_check(
+        session: AsyncSession, value: str, *, except_user: int | None = None
+    ) -> None:
+        # The first check runs as if the other account had not committed yet.
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            await check(session, value, except_user=except_user)
+
+    monkeypatch.setattr(users, check_name, miss_first_check)
+
+    response = await client.patch(
+        "/api/auth/me", headers=auth_headers(settings, user), json={field: value}
+    )
+
+    assert response.status_code == 422
+    assert list(response.json()["error"]["validator"]) == [field]
+    assert calls == 2
 
 
 async def test_patch_me_empty_strings_change_nothing(

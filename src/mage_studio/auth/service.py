@@ -66,11 +66,15 @@ async def register(
         license_accepted=bool(request.license),
     )
     user.set_roles([Role.USER.value])
-    session.add(user)
     try:
-        await session.flush()
+        async with session.begin_nested():
+            session.add(user)
+            await session.flush()
     except IntegrityError as exc:
-        # Another registration with the same address committed in between.
+        # Another account took the email or the login after the checks above. Run
+        # them again to name the field that is now taken.
+        await users.ensure_email_free(session, request.email)
+        await users.ensure_login_free(session, login)
         raise ValidationFailed.field("email", users.EMAIL_TAKEN) from exc
 
     await billing.open_user_accounts(session, user.id, settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.auth import repository as auth_repository
@@ -103,17 +104,33 @@ async def update_profile(
     on_email_changed: EmailChanged,
 ) -> User:
     """Apply the fields the user sent; a new email must be verified again."""
-    if changes.login is not None and changes.login != user.login:
-        await ensure_login_free(session, changes.login, except_user=user.id)
-        user.login = changes.login
-    if changes.confirmSendEmail is not None:
-        user.confirm_send_email = changes.confirmSendEmail
+    user_id = user.id
+    login_changed = changes.login is not None and changes.login != user.login
     email_changed = changes.email is not None and changes.email != user.email
+    if login_changed and changes.login is not None:
+        await ensure_login_free(session, changes.login, except_user=user_id)
     if email_changed and changes.email is not None:
-        await ensure_email_free(session, changes.email, except_user=user.id)
-        user.email = changes.email
-        user.email_verified_at = None
-    await session.flush()
+        await ensure_email_free(session, changes.email, except_user=user_id)
+    try:
+        # The changes are made inside the savepoint because entering it flushes
+        # whatever is pending.
+        async with session.begin_nested():
+            if login_changed and changes.login is not None:
+                user.login = changes.login
+            if changes.confirmSendEmail is not None:
+                user.confirm_send_email = changes.confirmSendEmail
+            if email_changed and changes.email is not None:
+                user.email = changes.email
+                user.email_verified_at = None
+            await session.flush()
+    except IntegrityError:
+        # Another account took the login or the email after the checks above, so
+        # run them again to name the field that is now taken.
+        if login_changed and changes.login is not None:
+            await ensure_login_free(session, changes.login, except_user=user_id)
+        if email_changed and changes.email is not None:
+            await ensure_email_free(session, changes.email, except_user=user_id)
+        raise
     if email_changed:
         await on_email_changed(user)
     return user
