@@ -25,19 +25,27 @@ SupportText = Annotated[
 ]
 
 
+DATE_FORMAT_MESSAGE = "Use a date (YYYY-MM-DD) or an ISO-8601 date and time."
+
+
 def _date_or_datetime(value: Any) -> Any:
-    """Read "YYYY-MM-DD" as a whole day and anything longer as an instant."""
-    if not isinstance(value, str):
+    """Read "YYYY-MM-DD" as a whole day and anything longer as an instant.
+
+    Numbers, lists and other JSON values are rejected here. Left to the
+    `datetime | date` union, a number would be read as unix time, and errors would
+    be reported under a member's tag such as `startDate.datetime`.
+    """
+    if isinstance(value, date):
         return value
+    if not isinstance(value, str):
+        raise ValueError(DATE_FORMAT_MESSAGE)
     text = value.strip()
     try:
         if len(text) == 10:
             return date.fromisoformat(text)
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise ValueError(
-            "Use a date (YYYY-MM-DD) or an ISO-8601 date and time."
-        ) from exc
+        raise ValueError(DATE_FORMAT_MESSAGE) from exc
 
 
 def _check_year(value: datetime | date) -> datetime | date:
