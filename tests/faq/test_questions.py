@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.config import Settings
 from mage_studio.core.audit import AuditEntry
+from mage_studio.faq import service
 from mage_studio.faq.models import FaqQuestion
 from mage_studio.faq.seed import ENTRIES, seed
 from mage_studio.faq.service import slugify
@@ -222,6 +223,66 @@ async def test_explicit_duplicate_slug_is_422(
     assert "slug" in created.json()["error"]["validator"]
     assert renamed.status_code == 422
     assert same.status_code == 200
+
+
+def _miss_first_slug_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the first slug lookup report a free slug, as it does for a request
+    whose lookup ran just before a concurrent request stored the same slug."""
+    slug_taken = service._slug_taken
+    calls = 0
+
+    async def miss_first_lookup(
+        session: AsyncSession, slug: str, except_id: int | None
+    ) -> bool:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return False
+        return await slug_taken(session, slug, except_id)
+
+    monkeypatch.setattr(service, "_slug_taken", miss_first_lookup)
+
+
+async def test_racing_generated_slug_is_numbered(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    admin = await create_admin(session)
+    await _add(session, "what-is-deforum", 1)
+    await session.commit()
+    _miss_first_slug_lookup(monkeypatch)
+
+    response = await client.post(
+        "/api/administration/questions",
+        json={"question": "What is Deforum?", "answer": "An animation method."},
+        headers=auth_headers(settings, admin),
+    )
+
+    assert response.status_code == 201
+    assert response.json()["data"]["slug"] == "what-is-deforum-2"
+
+
+async def test_racing_explicit_slug_is_422(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    admin = await create_admin(session)
+    await _add(session, "taken", 1)
+    await session.commit()
+    _miss_first_slug_lookup(monkeypatch)
+
+    response = await client.post(
+        "/api/administration/questions",
+        json={"question": "Q?", "answer": "A.", "slug": "taken"},
+        headers=auth_headers(settings, admin),
+    )
+
+    assert response.status_code == 422
+    assert list(response.json()["error"]["validator"]) == ["slug"]
 
 
 @pytest.mark.parametrize(

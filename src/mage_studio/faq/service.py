@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.core.audit import record_audit
@@ -20,6 +21,11 @@ from mage_studio.users.models import User
 log = structlog.get_logger(__name__)
 
 SLUG_MAX_LENGTH = 120
+# Maximum inserts, each with a newly numbered slug, when concurrent requests take
+# the same slugs.
+# NOTE: more simultaneous creations of one question than this can still end in 409.
+SLUG_INSERT_ATTEMPTS = 5
+SLUG_TAKEN = "This slug is already used."
 _AUDITED_FIELDS = ("slug", "question", "answer", "position")
 
 
@@ -89,19 +95,30 @@ async def create_question(
     """Add a question; a slug given explicitly must be free (422 otherwise)."""
     if payload.slug is not None:
         if await _slug_taken(session, payload.slug, None):
-            raise ValidationFailed.field("slug", "This slug is already used.")
+            raise ValidationFailed.field("slug", SLUG_TAKEN)
         slug = payload.slug
     else:
         slug = await _free_slug(session, slugify(payload.question))
 
-    question = FaqQuestion(
-        slug=slug,
-        question=payload.question,
-        answer=payload.answer,
-        position=payload.position,
-    )
-    session.add(question)
-    await session.flush()
+    for attempt in range(1, SLUG_INSERT_ATTEMPTS + 1):
+        question = FaqQuestion(
+            slug=slug,
+            question=payload.question,
+            answer=payload.answer,
+            position=payload.position,
+        )
+        try:
+            async with session.begin_nested():
+                session.add(question)
+                await session.flush()
+            break
+        except IntegrityError as exc:
+            # A concurrent request stored the same slug after the lookup above.
+            if payload.slug is not None:
+                raise ValidationFailed.field("slug", SLUG_TAKEN) from exc
+            if attempt == SLUG_INSERT_ATTEMPTS:
+                raise
+            slug = await _free_slug(session, slugify(payload.question))
     await record_audit(
         session,
         admin,
@@ -124,7 +141,7 @@ async def update_question(
     if payload.slug is not None and await _slug_taken(
         session, payload.slug, question.id
     ):
-        raise ValidationFailed.field("slug", "This slug is already used.")
+        raise ValidationFailed.field("slug", SLUG_TAKEN)
 
     before = _values(question)
     for field, value in payload.model_dump(exclude_none=True).items():
