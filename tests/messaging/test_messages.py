@@ -249,7 +249,7 @@ async def test_non_member_message_routes_404(
 async def test_post_message_with_nul_is_422(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
-    alice, _, chat = await _pair(session)
+    alice, _, chat = await create_chat_with_members(session)
     await session.commit()
 
     response = await client.post(
