@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.config import Settings
 from mage_studio.jobs.models import RenderModel, VideoJob
-from mage_studio.jobs.params import MAX_SEED
+from mage_studio.jobs.params import MAX_ID, MAX_SEED
 from tests.billing.factories import available
 from tests.jobs.conftest import Actor, make_actor
 from tests.jobs.factories import (
@@ -145,6 +145,9 @@ VID2VID_INVALID = [
     ({"prompt": ...}, "prompt"),
     ({"prompt": "   "}, "prompt"),
     ({"prompt": "x" * 4001}, "prompt"),
+    # PostgreSQL text columns cannot store NUL characters.
+    ({"prompt": "a\x00b"}, "prompt"),
+    ({"negative_prompt": "a\x00b"}, "negative_prompt"),
     ({"denoising": 0.05}, "denoising"),
     ({"denoising": 1.5}, "denoising"),
     ({"frameCount": 0}, "frameCount"),
@@ -154,6 +157,8 @@ VID2VID_INVALID = [
     ({"controlnet": [{}]}, "controlnet.0.weight"),
     ({"controlnet": [{"weight": 1}, {"weight": 3}]}, "controlnet.1.weight"),
     ({"controlnet": "canny"}, "controlnet"),
+    # Row ids are 32-bit on PostgreSQL, so larger ids cannot be looked up.
+    ({"extendFromJobId": MAX_ID + 1}, "extendFromJobId"),
     ({"type": ...}, "type"),
     ({"type": "img2img"}, "type"),
 ]

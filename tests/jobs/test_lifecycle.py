@@ -155,6 +155,8 @@ async def test_finalize_other_users_job_is_404(
         ({"length": 30}, "length"),
         ({"seed": 2**40}, "seed"),
         ({"modelId": 0}, "modelId"),
+        ({"prompt": "a\x00b"}, "prompt"),
+        ({"preset": "zoom\x00"}, "preset"),
     ],
 )
 async def test_finalize_validation(

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from mage_studio.errors import ValidationFailed, field_name, validation_errors
+from mage_studio.users.schemas import NoNul
 
 MAX_SEED = 4_294_967_295
 # Row ids are 32-bit integers on PostgreSQL; larger values cannot name a row.
@@ -38,6 +39,7 @@ def _no_bool(value: Any) -> Any:
 BodyT = TypeVar("BodyT", bound=BaseModel)
 Int = Annotated[int, BeforeValidator(_no_bool)]
 Number = Annotated[float, BeforeValidator(_no_bool)]
+NulFreeStr = Annotated[str, NoNul]
 
 # Friendlier messages for range and type errors of the documented fields.
 _FIELD_MESSAGES = {
@@ -49,7 +51,7 @@ _FIELD_MESSAGES = {
     "length": "length must be a number of seconds from 1 to 20.",
     "fps": "fps must be a number from 1 to 60.",
     "seed": f"seed must be an integer of at most {MAX_SEED}.",
-    "extendFromJobId": "extendFromJobId must be an integer.",
+    "extendFromJobId": f"extendFromJobId must be a job id from 1 to {MAX_ID}.",
 }
 _TYPE_AND_RANGE_ERRORS = {
     "int_type",
@@ -104,8 +106,8 @@ class RenderRequest(_Body):
     )
     type: Literal["vid2vid", "deforum"]
     model_id: Int | None = Field(default=None, alias="modelId", ge=1, le=MAX_ID)
-    prompt: str | None = Field(default=None, max_length=MAX_PROMPT)
-    negative_prompt: str | None = Field(default=None, max_length=MAX_PROMPT)
+    prompt: NulFreeStr | None = Field(default=None, max_length=MAX_PROMPT)
+    negative_prompt: NulFreeStr | None = Field(default=None, max_length=MAX_PROMPT)
     seed: Int | None = Field(
         default=None,
         le=MAX_SEED,
@@ -116,7 +118,9 @@ class RenderRequest(_Body):
     frame_count: Int = Field(
         default=1, alias="frameCount", ge=1, le=20, description="Preview frames."
     )
-    extend_from_job_id: Int | None = Field(default=None, alias="extendFromJobId", ge=1)
+    extend_from_job_id: Int | None = Field(
+        default=None, alias="extendFromJobId", ge=1, le=MAX_ID
+    )
 
 
 class Vid2VidRequest(RenderRequest):
@@ -124,7 +128,7 @@ class Vid2VidRequest(RenderRequest):
 
     type: Literal["vid2vid"]
     model_id: Int = Field(alias="modelId", ge=1, le=MAX_ID)
-    prompt: str = Field(min_length=1, max_length=MAX_PROMPT)
+    prompt: NulFreeStr = Field(min_length=1, max_length=MAX_PROMPT)
     cfg_scale: Int = Field(default=7, alias="cfgScale", ge=2, le=10)
     denoising: Number = Field(default=0.5, ge=0.1, le=1.0)
     controlnet: list[ControlNetUnit] | None = Field(default=None, max_length=8)
@@ -138,7 +142,7 @@ class DeforumRequest(RenderRequest):
     """
 
     type: Literal["deforum"]
-    preset: str | None = Field(default=None, max_length=64)
+    preset: NulFreeStr | None = Field(default=None, max_length=64)
     length: Number | None = Field(default=None, ge=1, le=20, description="Seconds.")
     fps: Number | None = Field(default=None, ge=1, le=60, description="Default 24.")
     settings: dict[str, Any] | None = Field(
@@ -171,8 +175,8 @@ class FinalizeRequest(_Body):
 
     video_id: Int = Field(alias="videoId", ge=1, le=MAX_ID)
     model_id: Int | None = Field(default=None, alias="modelId", ge=1, le=MAX_ID)
-    prompt: str | None = Field(default=None, max_length=MAX_PROMPT)
-    preset: str | None = Field(default=None, max_length=64)
+    prompt: NulFreeStr | None = Field(default=None, max_length=MAX_PROMPT)
+    preset: NulFreeStr | None = Field(default=None, max_length=64)
     length: Number | None = Field(default=None, ge=1, le=20)
     seed: Int | None = Field(default=None, le=MAX_SEED)
 
