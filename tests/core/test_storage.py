@@ -203,6 +203,21 @@ async def test_tampered_signature_rejected(
     assert "error" in wrong_signature.json()
 
 
+async def test_non_ascii_signature_rejected(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    storage, key = await _stored(app, b"secret", "txt")
+    query = parse_qs(urlsplit(storage.signed_url(key, 60)).query)
+
+    response = await client.get(
+        f"/api/files/{key}",
+        params={"expires": query["expires"][0], "signature": "\u00e9" * 64},
+    )
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == 1008
+
+
 async def test_expired_link_rejected(
     app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

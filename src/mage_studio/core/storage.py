@@ -96,7 +96,10 @@ def verify_signature(secret: str, key: str, expires: int, signature: str) -> boo
     """Check a local download signature and that it has not expired."""
     if expires < int(time.time()):
         return False
-    return hmac.compare_digest(sign(secret, key, expires), signature)
+    # Compared as bytes because `hmac.compare_digest` raises TypeError for
+    # strings with non-ASCII characters.
+    expected = sign(secret, key, expires).encode()
+    return hmac.compare_digest(expected, signature.encode())
 
 
 @dataclass
