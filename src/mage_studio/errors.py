@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 log = structlog.get_logger(__name__)
 
@@ -283,6 +284,15 @@ async def _connection_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _client_disconnect(request: Request, exc: Exception) -> JSONResponse:
+    # The client closed the connection before sending the whole body (for example an
+    # interrupted upload). It is a client fault, so it is logged at info, not as a 500.
+    log.info("client_disconnected", path=request.url.path, method=request.method)
+    return error_response(
+        400, "The client disconnected before the request body was complete."
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return unexpected_error_response(request.method, request.url.path, exc)
 
@@ -305,3 +315,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(ConnectionError, _connection_error)
     app.add_exception_handler(TimeoutError, _connection_error)
+    app.add_exception_handler(ClientDisconnect, _client_disconnect)

@@ -357,3 +357,66 @@ async def test_upload_rate_limited_per_user(
     assert statuses == [200, 200]
     assert limited.status_code == 429
     assert int(limited.headers["retry-after"]) >= 1
+
+
+async def test_upload_client_disconnect_is_400(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    owner: Actor,
+    media: Path,
+) -> None:
+    # httpx's ASGI transport cannot disconnect mid-body, so the app is called
+    # directly with a body that stops halfway through the file part.
+    boundary = "bound4ry"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="type"\r\n\r\n'
+        f"vid2vid\r\n--{boundary}\r\nContent-Disposition: form-data; "
+        f'name="attachment"; filename="clip.mp4"\r\n\r\n'
+    ).encode()
+    clip = (media / "clip.mp4").read_bytes()
+    messages = [
+        {"type": "http.request", "body": head + clip[:1000], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    headers = [
+        (b"host", b"testserver"),
+        (b"content-type", f"multipart/form-data; boundary={boundary}".encode()),
+        *(
+            (name.lower().encode(), value.encode())
+            for name, value in owner.headers.items()
+        ),
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/upload",
+        "raw_path": b"/api/upload",
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    before = stored_files(settings)
+
+    await app(scope, receive, send)
+
+    start = next(
+        message for message in sent if message["type"] == "http.response.start"
+    )
+    assert start["status"] == 400
+    assert stored_files(settings) == before
+    assert await job_count(session) == 0
