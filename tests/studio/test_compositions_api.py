@@ -99,6 +99,7 @@ async def test_concat_joins_jobs_in_order(
         ({"layout": "wipe", "sourceJobId": 1, "jobIds": [1, 2]}, "jobIds"),
         ({"layout": "wipe", "sourceJobId": 1, "crossfade": {}}, "crossfade"),
         ({"layout": "pip", "sourceJobId": 1, "fps": 30}, "fps"),
+        ({"layout": "concat", "jobIds": [1, 2], "fps": 0.0001}, "fps"),
         ({"layout": "pip", "sourceJobId": 1, "pip": {"scale": 0.05}}, "pip.scale"),
         (
             {"layout": "wipe", "sourceJobId": 1, "wipe": {"lineColor": "x"}},

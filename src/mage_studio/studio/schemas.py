@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from mage_studio.jobs.schemas import Queue
+from mage_studio.render.media.timeline import parse_rate
 from mage_studio.render.studio.options import (
     LAYOUT_FIELDS,
     AudioOptions,
@@ -131,6 +132,20 @@ class CompositionRequest(StudioModel):
         layout = info.data.get("layout")
         if value is not None and layout is not None and layout != CONCAT:
             raise ValueError(f"This field does not apply to the {layout} layout.")
+        return value
+
+    @field_validator("fps")
+    @classmethod
+    def _representable_rate(cls, value: float | None) -> float | None:
+        # `parse_rate` snaps a float to the nearest fraction with a denominator of at
+        # most 1001, so a rate below 1/2002 fps becomes 0 and is rejected there.
+        if value is None:
+            return value
+        try:
+            parse_rate(value)
+        except ValueError as exc:
+            message = f"The rate {value} fps rounds to 0. Send at least 0.001."
+            raise ValueError(message) from exc
         return value
 
     @property
