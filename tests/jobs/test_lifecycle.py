@@ -535,6 +535,36 @@ async def test_release_returns_whole_hold(
     assert charges.hold_key(row, RenderKind.FULL).startswith("full-r")
 
 
+async def test_reused_job_id_holds_credits(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    owner: Actor,
+    job: VideoJob,
+    model: RenderModel,
+) -> None:
+    # SQLite assigns the id of a deleted newest row to the next insert, so a new
+    # job may carry the id of a deleted job whose hold is already settled.
+    first = await client.post(
+        "/api/generate", headers=owner.headers, json=vid2vid(job, model, frameCount=5)
+    )
+    deleted = await client.delete(f"/api/video-jobs/{job.id}", headers=owner.headers)
+    session.expunge(job)
+    reused = await create_job(session, owner.user, id=job.id)
+    await session.commit()
+
+    second = await client.post(
+        "/api/generate",
+        headers=owner.headers,
+        json=vid2vid(reused, model, frameCount=5),
+    )
+
+    assert first.status_code == 200, first.text
+    assert deleted.status_code == 204
+    assert second.status_code == 200, second.text
+    assert (await reload(session, reused.id)).credits_reserved == 10
+    assert await available(session, owner.user.id) == (0, 990)
+
+
 async def test_admin_variants_act_on_any_owner(
     app: FastAPI, session: AsyncSession, owner: Actor, stranger: Actor
 ) -> None:

@@ -33,8 +33,14 @@ async def _rate(
 
 
 def hold_key(job: VideoJob, kind: RenderKind) -> str:
-    """Name of one reservation: a job may be rendered several times (previews)."""
-    return f"{kind.value}-r{job.revision}"
+    """Name of one reservation: a job may be rendered several times (previews).
+
+    The job's creation time distinguishes jobs that reuse the id of a deleted job,
+    as SQLite does when the newest row is deleted. Without it, the new job would
+    get the settled hold of the deleted one and render without holding credits.
+    """
+    created = job.created_at.strftime("%Y%m%d%H%M%S%f")
+    return f"{kind.value}-r{job.revision}-{created}"
 
 
 async def render_price(
