@@ -3,7 +3,8 @@
 SQLite runs in WAL mode with foreign keys and a busy timeout, and every transaction
 starts with `BEGIN IMMEDIATE`: a deferred transaction that reads and then writes fails
 at once with "database is locked" when another writer committed in between, while an
-immediate one waits for the lock. PostgreSQL runs through asyncpg.
+immediate one waits for the lock. PostgreSQL runs through asyncpg, MariaDB through
+asyncmy.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event, make_url
-from sqlalchemy.engine import Connection
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,7 +26,11 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+# SQLAlchemy's dialect name for MariaDB: "mysql" for a mysql+asyncmy URL, "mariadb"
+# for a mariadb+asyncmy URL.
+MYSQL_DIALECTS = frozenset({"mysql", "mariadb"})
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -116,11 +122,18 @@ class Database:
 class UtcDateTime(TypeDecorator[datetime]):
     """A timezone-aware timestamp stored as UTC on every dialect.
 
-    SQLite has no time zone type and returns naive values; they are read back as UTC.
+    SQLite and MariaDB have no time zone type and return naive values; they are read
+    back as UTC. MariaDB's DATETIME drops fractions of a second unless declared with
+    a precision, so it gets DATETIME(6), the microseconds Python keeps.
     """
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in MYSQL_DIALECTS:
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(self.impl)
 
     def process_bind_param(
         self, value: datetime | None, dialect: Any
@@ -130,7 +143,9 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
         value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        if dialect.name == "sqlite" or dialect.name in MYSQL_DIALECTS:
+            return value.replace(tzinfo=None)
+        return value
 
     def process_result_value(
         self, value: datetime | None, dialect: Any
