@@ -1,9 +1,10 @@
-"""Shared fixtures: a migrated database (SQLite or PostgreSQL), the app, a client.
+"""Shared fixtures: a migrated database (SQLite, PostgreSQL or MariaDB), the app,
+a client.
 
 `MAGE_TEST_DATABASE_URL` selects the database: `sqlite` (default) uses a file in a
-temporary folder; a `postgresql+asyncpg://` URL uses that server, recreating the
-database named in it. Tests needing PostgreSQL fail in CI (`CI` set) when it is
-unreachable and skip elsewhere.
+temporary folder; a `postgresql+asyncpg://` or `mysql+asyncmy://` URL uses that
+server, recreating the database named in it. A server database fails the run in CI
+(`CI` set) when it is unreachable and skips it elsewhere.
 """
 
 from __future__ import annotations
@@ -19,16 +20,16 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from mage_studio.app import create_app
 from mage_studio.config import Environment, Settings
-from mage_studio.core.db import Database
+from mage_studio.core.db import MYSQL_DIALECTS, Database
 from mage_studio.core.migrations import upgrade
 from mage_studio.models import metadata
 from mage_studio.users.models import User
+from tests import mariadb, postgres
 from tests.factories import create_admin, create_user
-from tests.postgres import recreate_database
 
 T = TypeVar("T")
 
@@ -74,7 +75,10 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     else:
         url = requested
-        recreate_database(url)
+        if make_url(url).get_backend_name() in MYSQL_DIALECTS:
+            mariadb.recreate_database(url)
+        else:
+            postgres.recreate_database(url)
     # Alembic's env runs its own event loop; a separate thread keeps it away from
     # the loop pytest-asyncio set for the main thread.
     with ThreadPoolExecutor(max_workers=1) as executor:
@@ -130,11 +134,38 @@ async def empty_tables(database: Database) -> None:
         if database.is_sqlite:
             for name in reversed(tables):
                 await connection.execute(text(f'DELETE FROM "{name}"'))
+        elif database.dialect in MYSQL_DIALECTS:
+            await _empty_mariadb_tables(connection, set(tables))
         elif tables:
             quoted = ", ".join(f'"{name}"' for name in tables)
             await connection.execute(
                 text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
             )
+
+
+async def _empty_mariadb_tables(connection: AsyncConnection, tables: set[str]) -> None:
+    """Empty the tables, truncating those whose AUTO_INCREMENT counter has moved.
+
+    TRUNCATE resets AUTO_INCREMENT like PostgreSQL's RESTART IDENTITY, but it
+    recreates the table and is much slower than a DELETE, so a table whose counter
+    never moved is left alone. A table without AUTO_INCREMENT gets a DELETE. MariaDB
+    rejects both on a table that a foreign key references unless the checks are off.
+    """
+    result = await connection.execute(
+        text(
+            "SELECT table_name, auto_increment FROM information_schema.tables "
+            "WHERE table_schema = DATABASE()"
+        )
+    )
+    await connection.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
+    for name, next_id in result.all():
+        if name not in tables:
+            continue
+        if next_id is None:
+            await connection.execute(text(f"DELETE FROM `{name}`"))
+        elif next_id > 1:
+            await connection.execute(text(f"TRUNCATE TABLE `{name}`"))
+    await connection.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
 
 
 @pytest.fixture

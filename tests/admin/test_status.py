@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.app import create_app
@@ -120,7 +121,8 @@ async def test_admin_sees_details(
         assert service["status"] == "ok"
         assert service["details"]["latency_ms"] >= 0
     assert services["app"]["details"]["env"] == "test"
-    assert services["database"]["details"]["dialect"] in {"sqlite", "postgresql"}
+    dialect = make_url(settings.database_url).get_backend_name()
+    assert services["database"]["details"]["dialect"] == dialect
     assert services["storage"]["details"]["backend"] == "local"
     assert services["redis"]["details"]["message"] == "not configured"
     assert services["queue"]["details"]["counts"] == {"finished": 1}
