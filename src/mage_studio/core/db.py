@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event, make_url
 from sqlalchemy.dialects import mysql
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection, Dialect, ExceptionContext
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -31,6 +32,8 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 # SQLAlchemy's dialect name for MariaDB: "mysql" for a mysql+asyncmy URL, "mariadb"
 # for a mariadb+asyncmy URL.
 MYSQL_DIALECTS = frozenset({"mysql", "mariadb"})
+# MariaDB's ER_CONSTRAINT_FAILED: a row failed a CHECK constraint.
+MYSQL_CHECK_CONSTRAINT_FAILED = 4025
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -65,6 +68,18 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _configure_mysql(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> BaseException | None:
+        # MariaDB reports a failed CHECK constraint as error 4025, which the driver
+        # raises as an OperationalError. Raise it as the IntegrityError that
+        # PostgreSQL and SQLite give.
+        original = context.original_exception
+        if not original.args or original.args[0] != MYSQL_CHECK_CONSTRAINT_FAILED:
+            return None
+        return IntegrityError(context.statement, context.parameters, original)
 
 
 def _ensure_sqlite_folder(url: str) -> None:
@@ -102,6 +117,8 @@ class Database:
         self.engine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine, busy_timeout_ms)
+        elif self.dialect in MYSQL_DIALECTS:
+            _configure_mysql(self.engine)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
