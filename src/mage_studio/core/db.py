@@ -4,7 +4,7 @@ SQLite runs in WAL mode with foreign keys and a busy timeout, and every transact
 starts with `BEGIN IMMEDIATE`: a deferred transaction that reads and then writes fails
 at once with "database is locked" when another writer committed in between, while an
 immediate one waits for the lock. PostgreSQL runs through asyncpg, MariaDB through
-asyncmy.
+asyncmy at READ COMMITTED.
 """
 
 from __future__ import annotations
@@ -103,6 +103,13 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self.dialect = "sqlite" if self.is_sqlite else url.split("+")[0].split(":")[0]
         kwargs: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
+        if self.dialect in MYSQL_DIALECTS:
+            # MariaDB defaults to REPEATABLE READ, where a transaction's plain reads
+            # keep the snapshot of its first read, so a row that a concurrent
+            # transaction commits stays invisible to it (INSERT IGNORE then SELECT
+            # finds nothing). The queries here expect PostgreSQL's default, READ
+            # COMMITTED, where each statement sees the latest committed rows.
+            kwargs["isolation_level"] = "READ COMMITTED"
         if self.is_sqlite:
             _ensure_sqlite_folder(url)
             # A fresh connection per checkout keeps aiosqlite threads short-lived.
