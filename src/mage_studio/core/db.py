@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event, make_url
+from sqlalchemy import DateTime, Float, MetaData, event, make_url
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection, Dialect, ExceptionContext
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +32,9 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 # SQLAlchemy's dialect name for MariaDB: "mysql" for a mysql+asyncmy URL, "mariadb"
 # for a mariadb+asyncmy URL.
 MYSQL_DIALECTS = frozenset({"mysql", "mariadb"})
+# A double-precision float on every dialect. Float already is one on PostgreSQL and
+# SQLite, but MariaDB's FLOAT is single precision (about 7 significant digits).
+Float64 = Float().with_variant(mysql.DOUBLE(asdecimal=False), "mysql", "mariadb")
 # MariaDB's ER_CONSTRAINT_FAILED: a row failed a CHECK constraint.
 MYSQL_CHECK_CONSTRAINT_FAILED = 4025
 

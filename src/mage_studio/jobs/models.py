@@ -15,7 +15,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mage_studio.core.db import Base, TimestampMixin, UtcDateTime
+from mage_studio.core.db import Base, Float64, TimestampMixin, UtcDateTime
 
 
 class JobStatus(StrEnum):
@@ -127,17 +126,17 @@ class VideoJob(TimestampMixin, Base):
     error_message: Mapped[str | None] = mapped_column(Text, default=None)
 
     # Progress as reported by the worker.
-    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    progress: Mapped[float] = mapped_column(Float64, default=0.0)
     frames_done: Mapped[int] = mapped_column(Integer, default=0)
-    job_time: Mapped[float] = mapped_column(Float, default=0.0)
-    estimated_time_left: Mapped[float] = mapped_column(Float, default=0.0)
+    job_time: Mapped[float] = mapped_column(Float64, default=0.0)
+    estimated_time_left: Mapped[float] = mapped_column(Float64, default=0.0)
 
     # Generation parameters (the full request is kept in generation_parameters).
     prompt: Mapped[str | None] = mapped_column(Text, default=None)
     negative_prompt: Mapped[str | None] = mapped_column(Text, default=None)
-    cfg_scale: Mapped[float | None] = mapped_column(Float, default=None)
+    cfg_scale: Mapped[float | None] = mapped_column(Float64, default=None)
     steps: Mapped[int | None] = mapped_column(Integer, default=None)
-    denoising: Mapped[float | None] = mapped_column(Float, default=None)
+    denoising: Mapped[float | None] = mapped_column(Float64, default=None)
     seed: Mapped[int | None] = mapped_column(BigInteger, default=None)
     controlnet: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
     generation_parameters: Mapped[dict[str, Any] | None] = mapped_column(
@@ -153,7 +152,7 @@ class VideoJob(TimestampMixin, Base):
     fps_num: Mapped[int | None] = mapped_column(Integer, default=None)
     fps_den: Mapped[int | None] = mapped_column(Integer, default=None)
     frame_count: Mapped[int | None] = mapped_column(Integer, default=None)
-    length: Mapped[float | None] = mapped_column(Float, default=None)
+    length: Mapped[float | None] = mapped_column(Float64, default=None)
 
     # The uploaded source, as probed by decoding it.
     source_kind: Mapped[str | None] = mapped_column(String(16), default=None)
@@ -164,7 +163,7 @@ class VideoJob(TimestampMixin, Base):
     source_fps_num: Mapped[int | None] = mapped_column(Integer, default=None)
     source_fps_den: Mapped[int | None] = mapped_column(Integer, default=None)
     source_frame_count: Mapped[int | None] = mapped_column(Integer, default=None)
-    source_duration: Mapped[float | None] = mapped_column(Float, default=None)
+    source_duration: Mapped[float | None] = mapped_column(Float64, default=None)
     has_audio: Mapped[bool] = mapped_column(Boolean, default=False)
     size: Mapped[int | None] = mapped_column(BigInteger, default=None)
     codec: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mage_studio.core.db import Base, TimestampMixin, UtcDateTime
+from mage_studio.core.db import Base, Float64, TimestampMixin, UtcDateTime
 
 
 class WorkerToken(TimestampMixin, Base):
@@ -51,7 +51,7 @@ class RenderTiming(Base):
     __tablename__ = "render_timings"
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    seconds_per_frame: Mapped[float] = mapped_column(Float)
+    seconds_per_frame: Mapped[float] = mapped_column(Float64)
     samples: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
 
