@@ -4,10 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MAGE_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/mage_test
+MAGE_TEST_MARIADB_URL ?= mysql+asyncmy://root@127.0.0.1:3306/mage_test_maria
+
+# The server-database runs leave out what does not depend on the database: end-to-end
+# and browser tests, and the render worker's tests (the worker never opens a database).
+SERVER_DB_TESTS := -m "not e2e and not browser" --ignore=tests/render
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test test-sqlite test-postgres lint format bench clean
+.PHONY: install run test test-sqlite test-postgres test-mariadb lint format bench clean
 
 install: $(STAMP)
 
@@ -36,9 +41,12 @@ test-sqlite: install
 	MAGE_TEST_DATABASE_URL=sqlite $(BIN)/pytest -q
 
 test-postgres: install
-	MAGE_TEST_DATABASE_URL=$(MAGE_TEST_POSTGRES_URL) $(BIN)/pytest -q -m "not e2e and not browser"
+	MAGE_TEST_DATABASE_URL=$(MAGE_TEST_POSTGRES_URL) $(BIN)/pytest -q $(SERVER_DB_TESTS)
 
-test: lint test-sqlite test-postgres
+test-mariadb: install
+	MAGE_TEST_DATABASE_URL=$(MAGE_TEST_MARIADB_URL) $(BIN)/pytest -q $(SERVER_DB_TESTS)
+
+test: lint test-sqlite test-postgres test-mariadb
 
 bench: install
 	$(BIN)/python bench/run_all.py
