@@ -83,7 +83,9 @@ async def test_background_service_reaps_and_snapshots(
     app.state.settings.queue_snapshot_seconds = 0.05
     expired, queued = await create_jobs(session, owner, ["low", "low"])
     await session.commit()
-    await claim(app, worker.id)
+    spec = await claim(app, worker.id)
+    assert spec is not None
+    assert spec.job_id == expired.id
     await session.execute(
         update(VideoJob)
         .where(VideoJob.id == expired.id)
