@@ -25,6 +25,9 @@ from tests.auth.smtp import ReceivedMail, SmtpServer
 from tests.conftest import make_settings
 
 TEST_REDIS_URL = os.environ.get("MAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+# A bound on waiting for queued deliveries; generous, because a loaded machine can take
+# seconds per SMTP exchange.
+DELIVERY_TIMEOUT = 60.0
 
 
 @pytest.fixture(autouse=True)
@@ -75,11 +78,11 @@ class Mailbox:
         self._server = server
 
     async def all(self) -> list[ReceivedMail]:
-        await self._app.state.mail.drain(timeout=10)
+        await self._app.state.mail.drain(timeout=DELIVERY_TIMEOUT)
         return self._server.messages
 
     async def to(self, address: str) -> list[ReceivedMail]:
-        await self._app.state.mail.drain(timeout=10)
+        await self._app.state.mail.drain(timeout=DELIVERY_TIMEOUT)
         return self._server.to(address)
 
     async def last(self, address: str) -> ReceivedMail:
