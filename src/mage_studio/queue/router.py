@@ -161,11 +161,19 @@ async def result(
 
 def _parse_metadata(text: str) -> ResultMetadata:
     try:
-        return ResultMetadata.model_validate(json.loads(text or "{}"))
-    except json.JSONDecodeError as exc:
+        parsed = json.loads(text or "{}")
+    except RecursionError as exc:
+        raise ValidationFailed.field(
+            "metadata", "The metadata JSON is nested too deeply."
+        ) from exc
+    except ValueError as exc:
+        # JSONDecodeError, or a plain ValueError for an integer longer than
+        # sys.get_int_max_str_digits() (4300 digits by default).
         raise ValidationFailed.field(
             "metadata", "The metadata is not valid JSON."
         ) from exc
+    try:
+        return ResultMetadata.model_validate(parsed)
     except ValidationError as exc:
         errors = validation_errors(exc.errors())
         raise ValidationFailed({f"metadata.{k}": v for k, v in errors.items()}) from exc

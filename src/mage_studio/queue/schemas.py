@@ -7,6 +7,7 @@ docs/worker-protocol.md.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -58,8 +59,61 @@ ModelName = Annotated[
     ),
 ]
 Prompt = Annotated[str, StringConstraints(max_length=10_000)]
+# Counters are stored in 32-bit integer columns.
+MAX_COUNT = 2_147_483_647
+# Maximum nesting inside one frame's applied values. The renderer sends two levels.
+MAX_APPLIED_DEPTH = 8
+
+
+def _check_stored_json(value: Any, depth: int = 0) -> None:
+    """Raise ValueError for a value the database's JSON columns cannot store.
+
+    PostgreSQL rejects NUL characters, NaN and Infinity in JSON, and a lone UTF-16
+    surrogate cannot be encoded when the value is read back.
+    """
+    if depth > MAX_APPLIED_DEPTH:
+        raise ValueError(f"Must not be nested more than {MAX_APPLIED_DEPTH} levels.")
+    if isinstance(value, str):
+        _check_stored_text(value)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("Numbers must be finite.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_stored_text(key)
+            _check_stored_json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_stored_json(item, depth + 1)
+
+
+def _check_stored_text(value: str) -> None:
+    if "\x00" in value:
+        raise ValueError("Must not contain NUL characters.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("Must be valid Unicode text.") from exc
+
+
+def _storable_json(value: dict[str, Any]) -> dict[str, Any]:
+    _check_stored_json(value)
+    return value
+
+
+def _reject_nul(value: str) -> str:
+    """Reject NUL characters, which PostgreSQL cannot store in text."""
+    if "\x00" in value:
+        raise ValueError("Must not contain NUL characters.")
+    return value
+
+
+FrameIndex = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,10}$")]
 # Frame index (as a string, JSON object keys) -> the values used on that frame.
-AppliedValues = dict[str, dict[str, Any]]
+AppliedValues = dict[
+    FrameIndex, Annotated[dict[str, Any], AfterValidator(_storable_json)]
+]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class _Body(BaseModel):
@@ -216,8 +270,8 @@ class JobSpec(_Body):
 class HeartbeatRequest(_Body):
     attempt: int = Field(ge=1)
     progress: float = Field(default=0.0, ge=0, le=100)
-    frames_done: int = Field(default=0, ge=0)
-    frames_total: int | None = Field(default=None, ge=0)
+    frames_done: Count = 0
+    frames_total: Count | None = None
     eta_seconds: float | None = Field(default=None, ge=0)
     applied: AppliedValues = Field(
         default_factory=dict,
@@ -237,19 +291,23 @@ class HeartbeatResponse(_Body):
 class ResultMetadata(_Body):
     """The `metadata` JSON field of a result upload."""
 
-    ignored_settings: list[str] = Field(default_factory=list)
+    ignored_settings: list[Annotated[str, AfterValidator(_reject_nul)]] = Field(
+        default_factory=list
+    )
     applied_steering: AppliedValues = Field(default_factory=dict)
-    timings: dict[str, float] = Field(default_factory=dict)
+    timings: dict[str, FiniteFloat] = Field(default_factory=dict)
 
 
 class FailRequest(_Body):
     attempt: int = Field(ge=1)
-    error: Annotated[str, StringConstraints(max_length=4000)] = ""
+    error: Annotated[
+        str, StringConstraints(max_length=4000), AfterValidator(_reject_nul)
+    ] = ""
     retryable: bool = False
     cancelled: bool = Field(
         default=False, description="The worker stopped because cancel was requested."
     )
-    frames_rendered: int = Field(default=0, ge=0)
+    frames_rendered: Count = 0
 
 
 class JobAck(_Body):
@@ -283,13 +341,6 @@ __all__ = [
 
 
 # --- administration (admin routes; account keys are camelCase) ------------------------
-
-
-def _reject_nul(value: str) -> str:
-    """Reject NUL characters, which PostgreSQL cannot store in text."""
-    if "\x00" in value:
-        raise ValueError("Must not contain NUL characters.")
-    return value
 
 
 class WorkerTokenCreate(BaseModel):
