@@ -345,3 +345,15 @@ async def test_generate_served_at_root(
     )
 
     assert response.status_code == 200
+
+
+async def test_deeply_nested_body_rejected(
+    client: httpx.AsyncClient, owner: Actor
+) -> None:
+    response = await client.post(
+        "/api/generate",
+        headers={**owner.headers, "Content-Type": "application/json"},
+        content=b"[" * 100_000 + b"]" * 100_000,
+    )
+
+    assert response.status_code == 422

@@ -206,3 +206,20 @@ async def test_worker_receives_values_and_applied_values_are_kept_per_frame(
     assert read.status_code == 200
     assert read.json()["applied"] == {"0": {"zoom": 1.0}, "1": {"zoom": 1.4}}
     assert read.json()["steering"]["translation_z"] == 0.4
+
+
+async def test_deeply_nested_body_gets_422(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, owner: User
+) -> None:
+    job = await create_job(session, owner)
+    await session.commit()
+    body = '{"strength": ' + "[" * 100_000 + "]" * 100_000 + "}"
+
+    response = await client.patch(
+        _url(job),
+        content=body,
+        headers={**auth_headers(settings, owner), "Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422
+    assert "body" in response.json()["error"]["validator"]

@@ -101,5 +101,6 @@ async def json_object(request: Request) -> Any:
     """Read the JSON body by hand so authentication and ownership come first."""
     try:
         return await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):
+        # Invalid JSON, or JSON nested deeper than the parser's recursion limit.
         return None
