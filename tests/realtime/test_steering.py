@@ -91,6 +91,10 @@ async def test_queued_job_can_be_steered_before_it_starts(
             {"translation_z", "noise_multiplier"},
         ),
         ([1, 2], {"body"}),
+        (
+            {"positive_prompt": "a\x00fox", "negative_prompt": "\x00"},
+            {"positive_prompt", "negative_prompt"},
+        ),
     ],
 )
 async def test_invalid_values_get_422_with_field_messages(
@@ -223,3 +227,20 @@ async def test_deeply_nested_body_gets_422(
 
     assert response.status_code == 422
     assert "body" in response.json()["error"]["validator"]
+
+
+async def test_prompt_with_nul_is_not_stored(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, owner: User
+) -> None:
+    job = await create_job(session, owner)
+    await session.commit()
+
+    response = await client.patch(
+        _url(job),
+        json={"positive_prompt": "a\x00fox"},
+        headers=auth_headers(settings, owner),
+    )
+
+    assert response.status_code == 422
+    await session.refresh(job)
+    assert not job.steering

@@ -58,7 +58,6 @@ ModelName = Annotated[
         strip_whitespace=True, min_length=1, max_length=128, pattern=r"^[\w .:@/+-]+$"
     ),
 ]
-Prompt = Annotated[str, StringConstraints(max_length=10_000)]
 # Counters are stored in 32-bit integer columns.
 MAX_COUNT = 2_147_483_647
 # Maximum nesting inside one frame's applied values. The renderer sends two levels.
@@ -107,6 +106,9 @@ def _reject_nul(value: str) -> str:
     return value
 
 
+Prompt = Annotated[
+    str, StringConstraints(max_length=10_000), AfterValidator(_reject_nul)
+]
 FrameIndex = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,10}$")]
 # Frame index (as a string, JSON object keys) -> the values used on that frame.
 AppliedValues = dict[
