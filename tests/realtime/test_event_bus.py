@@ -96,6 +96,27 @@ async def test_resume_from_a_trimmed_or_unknown_id_is_not_resumed(
             assert await subscription.next(0.05) is None
 
 
+@pytest.mark.parametrize(
+    "event_id",
+    ["\u00b2-0", "1-\u00b9", "\u0661-0", f"{2**64}-0", f"1-{2**64}", "-1-0", "1e5-0"],
+)
+def test_id_key_rejects_malformed_id(event_id: str) -> None:
+    assert id_key(event_id) is None
+
+
+def test_id_key_accepts_largest_redis_id() -> None:
+    assert id_key(f"{2**64 - 1}-{2**64 - 1}") == (2**64 - 1, 2**64 - 1)
+
+
+async def test_resume_from_malformed_id_starts_fresh(bus: EventBus) -> None:
+    await bus.publish("job:9", {"n": 0})
+
+    for after in ("\u00b2-0", "1-\u00b9", f"{2**64}-0"):
+        async with bus.subscribe("job:9", after=after) as subscription:
+            assert not subscription.resumed
+            assert subscription.retained[-1].data["n"] == 0
+
+
 @pytest.mark.redis
 async def test_redis_bus_fans_out_between_processes() -> None:
     await _redis_or_skip()

@@ -57,14 +57,26 @@ class Event:
     data: dict[str, Any]
 
 
+# Redis stream ids are two unsigned 64-bit integers.
+MAX_ID_PART = 2**64 - 1
+
+
 def id_key(event_id: str | None) -> tuple[int, int] | None:
     """Return the sort key of an event id (`<ms>-<n>`), or None when malformed."""
     if not event_id:
         return None
     first, _, second = event_id.partition("-")
-    if not first.isdigit() or not second.isdigit():
+    # isdigit() alone also accepts characters such as "²" that int() rejects.
+    if not _is_id_part(first) or not _is_id_part(second):
         return None
-    return int(first), int(second)
+    key = int(first), int(second)
+    if max(key) > MAX_ID_PART:
+        return None
+    return key
+
+
+def _is_id_part(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 @dataclass(slots=True)
