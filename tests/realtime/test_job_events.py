@@ -357,3 +357,27 @@ async def test_stream_ends_when_job_is_deleted(
 
     assert [event.event for event in events] == ["gone"]
     assert events[0].id == "final"
+
+
+async def test_json_state_includes_newest_frame(
+    http: httpx.AsyncClient,
+    session: AsyncSession,
+    owner: User,
+    owner_headers: dict[str, str],
+) -> None:
+    job, worker = await _claimed_job(http, session, owner)
+    uploaded = await http.post(
+        f"/api/workers/jobs/{job.id}/frames",
+        data={"attempt": "1", "index": "3"},
+        files={"frame": ("f.png", PNG, "image/png")},
+        headers=worker,
+    )
+    assert uploaded.status_code == 200, uploaded.text
+
+    response = await http.get(events_url(job.id), headers=owner_headers)
+
+    assert response.status_code == 200
+    frame = response.json()["frame"]
+    assert frame is not None
+    assert frame["index"] == 3
+    assert frame["content_type"] == "image/png"

@@ -30,6 +30,7 @@ from mage_studio.realtime.streams import (
     FINAL_ID,
     JobStream,
     ProcessingStream,
+    retained_frame,
     wants_stream,
 )
 
@@ -136,7 +137,8 @@ async def job_events(
     # an open transaction holds the write lock).
     await session.commit()
     if not wants_stream(request):
-        state = await load_job_state(request, job.id)
+        frame = await retained_frame(request, job.id)
+        state = await load_job_state(request, job.id, frame)
         if state is None:
             raise NotFound("Video job not found.")
         return state

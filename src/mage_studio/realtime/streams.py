@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import structlog
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 from sse_starlette import ServerSentEvent
@@ -28,6 +29,8 @@ from mage_studio.core.events import Event, EventBus, Subscription, id_key
 from mage_studio.realtime.channels import job_channel, user_channel
 from mage_studio.realtime.schemas import FrameRead, JobEventState
 from mage_studio.realtime.state import load_job_state, load_processing_status
+
+log = structlog.get_logger(__name__)
 
 FINAL_ID = "final"
 RETRY_MS = 3000
@@ -123,6 +126,18 @@ def newest_frame(events: list[Event]) -> FrameRead | None:
         if event.data.get("type") == "frame":
             return _frame(event.data)
     return None
+
+
+async def retained_frame(request: Request, job_id: int) -> FrameRead | None:
+    """Return the newest preview frame the event bus still retains for a job."""
+    bus: EventBus = request.app.state.events
+    try:
+        history = await bus.history(job_channel(job_id))
+    except Exception as exc:
+        # Like a stream, the state is still served when Redis is unreachable.
+        log.warning("event_history_failed", job_id=job_id, error=repr(exc))
+        return None
+    return newest_frame(history.events)
 
 
 class _Stream:
