@@ -206,3 +206,20 @@ async def test_lease_expiry_of_cancel_requested_job_cancels_it(
     await reload(session, job)
     assert job.status == JobStatus.CANCELLED.value
     assert job.cancel_requested is False
+
+
+async def test_expired_lease_removes_live_frame(
+    app: FastAPI, session: AsyncSession, owner: User, worker: WorkerCredentials
+) -> None:
+    (job,) = await create_jobs(session, owner, ["low"])
+    await session.commit()
+    claimed = await claim(app, worker.id, "gpu-gone")
+    assert claimed is not None
+    key = f"frames/{job.id}/latest.jpg"
+    await app.state.storage.save_bytes(key, b"jpeg frame")
+    await _expire(session, job.id)
+
+    reaped = await reap_expired_leases(app)
+
+    assert reaped == 1
+    assert key not in stored_files(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -309,3 +310,29 @@ async def test_heartbeat_for_unknown_job_is_not_found(
     response = await worker_api.post(999999, "heartbeat", json={"attempt": 1})
 
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("retryable", [False, True], ids=["error", "retry"])
+async def test_failure_removes_live_frame(
+    app: FastAPI,
+    claimed_job: VideoJob,
+    worker_api: WorkerJobApi,
+    retryable: bool,
+) -> None:
+    uploaded = await worker_api.post(
+        claimed_job.id,
+        "frames",
+        data={"attempt": "1", "index": "2"},
+        files={"frame": ("f.png", b"png frame", "image/png")},
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    assert f"frames/{claimed_job.id}/latest.png" in stored_files(app)
+
+    response = await worker_api.post(
+        claimed_job.id,
+        "fail",
+        json={"attempt": 1, "error": "out of memory", "retryable": retryable},
+    )
+
+    assert response.status_code == 200, response.text
+    assert f"frames/{claimed_job.id}/latest.png" not in stored_files(app)

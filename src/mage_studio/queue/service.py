@@ -613,6 +613,7 @@ async def fail_job(
         await _move_to_error(session, job, body.error or "The render failed.")
 
     await session.flush()
+    after_commit(session, partial(_delete_live_frames, _storage(app), job.id))
     event = _status_event(job.status, error=job.error_message)
     after_commit(session, partial(publish_job_event, app, job.id, event))
     log.info(
@@ -732,7 +733,9 @@ async def reap_expired_leases(
             )
     if requeued:
         await notify_queued(app)
+    storage = _storage(app)
     for job_id, event in events:
+        await _delete_live_frames(storage, job_id)
         await publish_job_event(app, job_id, event)
     return len(expired)
 
