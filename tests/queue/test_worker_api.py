@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mage_studio.core.db import utcnow
 from mage_studio.jobs.models import JobStatus, VideoJob
 from mage_studio.queue.models import RenderRun, RenderTiming, Worker
 from mage_studio.queue.timing import timing_key
@@ -154,6 +156,7 @@ async def test_full_result_finishes_job_and_records_timing(
     worker_api: WorkerJobApi,
 ) -> None:
     metadata = {"timings": {"seconds_per_frame": 1.5}, "ignored_settings": ["x"]}
+    await _started_ago(session, claimed_job, seconds=60)
 
     response = await worker_api.post(
         claimed_job.id,
@@ -196,6 +199,42 @@ async def test_full_result_finishes_job_and_records_timing(
     assert run.outcome == "finished"
     assert run.result_metadata is not None
     assert run.result_metadata["ignored_settings"] == ["x"]
+
+
+async def _started_ago(session: AsyncSession, job: VideoJob, seconds: float) -> None:
+    await session.execute(
+        update(VideoJob)
+        .where(VideoJob.id == job.id)
+        .values(started_at=utcnow() - timedelta(seconds=seconds))
+    )
+    await session.commit()
+
+
+async def test_reported_timing_capped_at_measured_time(
+    session: AsyncSession,
+    claimed_job: VideoJob,
+    worker_api: WorkerJobApi,
+) -> None:
+    await _started_ago(session, claimed_job, seconds=20)
+    metadata = {"timings": {"seconds_per_frame": 1e300}}
+
+    response = await worker_api.post(
+        claimed_job.id,
+        "result",
+        data={
+            "attempt": "1",
+            "frames_rendered": "10",
+            "metadata": json.dumps(metadata),
+        },
+        files={"video": ("out.mp4", b"mp4 bytes", "video/mp4")},
+    )
+
+    assert response.status_code == 200, response.text
+    timing = await session.get(RenderTiming, timing_key("vid2vid", None, 512, 512))
+    assert timing is not None
+    # At least 20 seconds from claim to result, for 10 frames.
+    assert timing.seconds_per_frame >= 2.0
+    assert timing.seconds_per_frame < 1e300
 
 
 async def test_preview_result_moves_job_to_preview(

@@ -554,8 +554,13 @@ async def _record_render_timing(
 ) -> None:
     if frames <= 0:
         return
+    measured = elapsed / frames
     reported = metadata.timings.get("seconds_per_frame")
-    seconds_per_frame = reported if reported and reported > 0 else elapsed / frames
+    # The statistics feed every user's queue estimates, so a report above the time
+    # that passed between claim and result (a bogus value) is replaced by that time.
+    seconds_per_frame = (
+        reported if reported is not None and 0 < reported <= measured else measured
+    )
     key = timing_key(job.generator, job.model_id, job.width, job.height)
     await record_timing(session, key, seconds_per_frame, now)
 
