@@ -45,9 +45,7 @@ async def test_heartbeat_counter_beyond_int32(
     [
         '{"3": {"strength": NaN}}',
         '{"3": {"strength": Infinity}}',
-        '{"3": {"positive_prompt": "a\\u0000b"}}',
         '{"3": {"positive_prompt": "\\ud800"}}',
-        '{"3": {"perspective\\u0000": 1}}',
         '{"3": {"steering": {"a": [[[[[[[[[1]]]]]]]]]}}}',
         '{"frame": {"strength": 0.5}}',
         '{"-3": {"strength": 0.5}}',
@@ -55,9 +53,7 @@ async def test_heartbeat_counter_beyond_int32(
     ids=[
         "nan",
         "infinity",
-        "nul",
         "surrogate",
-        "nul-key",
         "too-deep",
         "non-numeric-frame",
         "negative-frame",
@@ -87,7 +83,8 @@ async def test_heartbeat_applied_nested_values_accepted(
     claimed_job: VideoJob,
     worker_api: WorkerJobApi,
 ) -> None:
-    applied = {"7": {"zoom": 1.02, "perspective": {"x": 0.1}, "prompt": "a fox"}}
+    # NUL is stored as the JSON escape, and a settings prompt may contain one.
+    applied = {"7": {"zoom": 1.02, "perspective": {"x": 0.1}, "prompt": "a\x00fox"}}
 
     response = await worker_api.post(
         claimed_job.id, "heartbeat", json={"attempt": 1, "applied": applied}
@@ -126,12 +123,11 @@ async def test_fail_unstorable_input(
     [
         '{"timings": {"seconds_per_frame": NaN}}',
         '{"timings": {"seconds_per_frame": Infinity}}',
-        '{"ignored_settings": ["zoom\\u0000"]}',
         '{"applied_steering": {"1": {"strength": NaN}}}',
         '{"applied_steering": {"1": {"x": ' + "[" * 5000 + "]" * 5000 + "}}}",
         '{"timings": {"total": 1' + "0" * 5000 + "}}",
     ],
-    ids=["nan", "infinity", "nul", "applied-nan", "deep", "long-integer"],
+    ids=["nan", "infinity", "applied-nan", "deep", "long-integer"],
 )
 async def test_result_metadata_unstorable(
     app: FastAPI,

@@ -19,6 +19,7 @@ from mage_studio.render.errors import (
     BackendError,
     InvalidMedia,
     RenderCancelled,
+    RenderError,
     SettingsError,
     SettingsProblem,
 )
@@ -381,6 +382,16 @@ def test_classify_failure(
     assert decision is not None
     body, outcome = decision
     assert (body.cancelled, body.retryable, body.frames_rendered, outcome) == expected
+
+
+def test_classify_failure_strips_nul() -> None:
+    decision = classify_failure(
+        RenderError("decoder said \x00\x00 here"), None, frames_done=0
+    )
+
+    assert decision is not None
+    body, _ = decision
+    assert body.error == "decoder said  here"
 
 
 def test_classify_lost_job_reports_nothing() -> None:

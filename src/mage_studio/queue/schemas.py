@@ -67,8 +67,9 @@ MAX_APPLIED_DEPTH = 8
 def _check_stored_json(value: Any, depth: int = 0) -> None:
     """Raise ValueError for a value the database's JSON columns cannot store.
 
-    PostgreSQL rejects NUL characters, NaN and Infinity in JSON, and a lone UTF-16
-    surrogate cannot be encoded when the value is read back.
+    PostgreSQL's `json` type rejects NaN and Infinity, and a lone UTF-16 surrogate
+    cannot be encoded when the value is read back. NUL characters are stored as the
+    escape `\\u0000`, so they pass.
     """
     if depth > MAX_APPLIED_DEPTH:
         raise ValueError(f"Must not be nested more than {MAX_APPLIED_DEPTH} levels.")
@@ -86,8 +87,6 @@ def _check_stored_json(value: Any, depth: int = 0) -> None:
 
 
 def _check_stored_text(value: str) -> None:
-    if "\x00" in value:
-        raise ValueError("Must not contain NUL characters.")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -293,9 +292,7 @@ class HeartbeatResponse(_Body):
 class ResultMetadata(_Body):
     """The `metadata` JSON field of a result upload."""
 
-    ignored_settings: list[Annotated[str, AfterValidator(_reject_nul)]] = Field(
-        default_factory=list
-    )
+    ignored_settings: list[str] = Field(default_factory=list)
     applied_steering: AppliedValues = Field(default_factory=dict)
     timings: dict[str, FiniteFloat] = Field(default_factory=dict)
 

@@ -482,6 +482,8 @@ def _jpeg(image: Any) -> bytes:
 
 
 def _clip(message: str) -> str:
+    # The API rejects NUL characters in `error`, and exception texts may hold them.
+    message = message.replace("\x00", "")
     return (
         message
         if len(message) <= MAX_ERROR_LENGTH
