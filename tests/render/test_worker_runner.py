@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import threading
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
 from fake_worker_api import FakeWorkerApi, HeartbeatScript
 from render_factories import write_video
 
+from mage_studio.queue.schemas import JobSpec
 from mage_studio.render.backends import Backend
 from mage_studio.render.client import ApiUnavailable, DownloadFailed, WorkerUnauthorized
 from mage_studio.render.errors import (
@@ -24,7 +27,7 @@ from mage_studio.render.errors import (
     SettingsProblem,
 )
 from mage_studio.render.imaging import RGBImage
-from mage_studio.render.job_run import classify_failure
+from mage_studio.render.job_run import JobRun, classify_failure
 from mage_studio.render.runner import Worker
 from mage_studio.render.slots import WorkerConfig
 
@@ -396,3 +399,31 @@ def test_classify_failure_strips_nul() -> None:
 
 def test_classify_lost_job_reports_nothing() -> None:
     assert classify_failure(RenderCancelled(2), "lost", frames_done=2) is None
+
+
+def test_heartbeat_drops_unstorable_applied_values() -> None:
+    spec = JobSpec.model_validate(
+        {
+            "job_id": 5,
+            "attempt": 1,
+            "lease_expires_at": "2030-01-01T00:00:00Z",
+            "heartbeat_interval": 10,
+            "render": "full",
+            "generator": "deforum",
+            "model": None,
+            "params": {"frame_count": 4},
+            "source": None,
+        }
+    )
+    host = SimpleNamespace(client=None, config=None)
+    run = JobRun(host, "gpu-01", spec, GatedBackend())  # type: ignore[arg-type]
+    run._pending_applied = {
+        "1": {"zoom": 1.0},
+        "2": {"zoom": math.nan},
+        "3": {"prompt": "\ud800"},
+    }
+
+    body = run._heartbeat_body()
+
+    assert body.applied == {"1": {"zoom": 1.0}}
+    assert run._pending_applied == {"1": {"zoom": 1.0}}

@@ -324,6 +324,7 @@ __all__ = [
     "RENDITION_FILE_FIELDS",
     "RESULT_FILE_FIELDS",
     "RESULT_PATH",
+    "AppliedValues",
     "ClaimRequest",
     "ExtendFromSpec",
     "FailRequest",

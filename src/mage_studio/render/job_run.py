@@ -19,8 +19,14 @@ from typing import Any, Literal, TypeVar
 
 import structlog
 from PIL import Image
+from pydantic import TypeAdapter, ValidationError
 
-from mage_studio.queue.schemas import FailRequest, HeartbeatRequest, JobSpec
+from mage_studio.queue.schemas import (
+    AppliedValues,
+    FailRequest,
+    HeartbeatRequest,
+    JobSpec,
+)
 from mage_studio.render.backends.base import Backend
 from mage_studio.render.client import (
     HEARTBEAT_RETRY,
@@ -360,6 +366,7 @@ class JobRun:
         with self._lock:
             done, total = self._frames_done, self._frames_total
             applied = dict(self._pending_applied)
+        applied = self._storable_applied(applied)
         elapsed = time.monotonic() - self.started
         eta = elapsed / done * max(total - done, 0) if done > 0 else None
         progress = min(100.0, 100.0 * done / total) if total > 0 else 0.0
@@ -371,6 +378,26 @@ class JobRun:
             eta_seconds=None if eta is None else round(eta, 1),
             applied=applied,
         )
+
+    def _storable_applied(
+        self, applied: dict[str, dict[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        """Drop the frames whose values the API rejects, such as NaN.
+
+        Otherwise building the heartbeat would raise on every tick and the lease
+        would run out while the render goes on.
+        """
+        storable = {}
+        for frame, values in applied.items():
+            try:
+                _APPLIED_VALUES.validate_python({frame: values})
+            except ValidationError as exc:
+                self.log.warning("applied_values_invalid", frame=frame, error=str(exc))
+                with self._lock:
+                    self._pending_applied.pop(frame, None)
+                continue
+            storable[frame] = values
+        return storable
 
     async def _send_heartbeat(self) -> None:
         body = self._heartbeat_body()
@@ -479,6 +506,9 @@ def _jpeg(image: Any) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, "JPEG", quality=FRAME_JPEG_QUALITY)
     return buffer.getvalue()
+
+
+_APPLIED_VALUES: TypeAdapter[AppliedValues] = TypeAdapter(AppliedValues)
 
 
 def _clip(message: str) -> str:
