@@ -101,6 +101,8 @@ FORGERIES: dict[str, Callable[[Settings, int], str]] = {
     "other type": lambda s, uid: _hs256(_claims(s, uid, typ="refresh")),
     "no version": lambda s, uid: _hs256(_claims(s, uid, ver=None)),
     "unknown user": lambda s, uid: _hs256(_claims(s, uid + 10_000)),
+    "subject beyond row ids": lambda s, uid: _hs256(_claims(s, 2**40)),
+    "zero subject": lambda s, uid: _hs256(_claims(s, 0)),
     "purpose token": lambda s, uid: sign_purpose_token(
         s, "verify-email", str(uid), 600
     ),

@@ -21,6 +21,7 @@ from typing import Any
 import jwt
 
 from mage_studio.config import Settings
+from mage_studio.core.schemas import MAX_ROW_ID
 from mage_studio.errors import Unauthorized
 
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105
@@ -80,7 +81,7 @@ def check_signing_setup(settings: Settings) -> None:
             f"MAGE_JWT_ALGORITHM must be one of {', '.join(SUPPORTED_ALGORITHMS)}, "
             f"not {settings.jwt_algorithm!r}"
         )
-    probe = create_access_token(settings, 0)
+    probe = create_access_token(settings, 1)
     decode_access_token(settings, probe.token)
 
 
@@ -151,6 +152,9 @@ def _access_claims(claims: dict[str, Any]) -> AccessClaims:
         expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
     except (TypeError, ValueError, OverflowError, OSError) as exc:
         raise invalid from exc
+    # Only the signing key can mint such a subject, but a database would reject it.
+    if not 1 <= user_id <= MAX_ROW_ID:
+        raise invalid
     return AccessClaims(
         user_id=user_id,
         jti=str(claims["jti"]),
