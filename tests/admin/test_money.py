@@ -98,6 +98,12 @@ async def test_finance_operations_filter(
         large.id,
         small.id,
     ]
+    assert await _ids(
+        client, FINANCE, headers, orderType="money", orderDirection="ASC"
+    ) == [small.id, large.id]
+    assert await _ids(
+        client, FINANCE, headers, orderType="money", orderDirection="Desc"
+    ) == [large.id, small.id]
     assert await _ids(client, FINANCE, headers, userLogin="", statusId="") == [
         large.id,
         small.id,

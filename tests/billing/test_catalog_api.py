@@ -294,6 +294,30 @@ async def test_product_search_filters_and_sorts(
 
 
 @pytest.mark.parametrize(
+    ("direction", "expected"),
+    [("DESC", ["Large", "Small"]), ("Asc", ["Small", "Large"])],
+)
+async def test_product_sort_direction_any_case(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    direction: str,
+    expected: list[str],
+) -> None:
+    packs = await create_category(session)
+    await create_product(session, category=packs, name="Small", price=500)
+    await create_product(session, category=packs, name="Large", price=900)
+    await session.commit()
+
+    response = await client.get(
+        "/api/products",
+        params={"orderType": "price", "orderDirection": direction},
+    )
+
+    assert response.status_code == 200
+    assert [item["name"] for item in response.json()["data"]] == expected
+
+
+@pytest.mark.parametrize(
     "params",
     [{"orderType": "password_hash"}, {"orderDirection": "sideways"}, {"page": 0}],
 )

@@ -21,7 +21,7 @@ from pydantic import (
 
 from mage_studio.billing.models import OrderStatus
 from mage_studio.billing.schemas import CamelModel, UserBrief, WalletTypeRead
-from mage_studio.core.schemas import MAX_PER_PAGE, PageParams, RowId
+from mage_studio.core.schemas import MAX_PER_PAGE, PageParams, RowId, SortDirection
 from mage_studio.jobs.models import Generator, JobStatus
 from mage_studio.users.models import Role
 from mage_studio.users.schemas import Email, UserRead, reject_nul, strip_or_none
@@ -153,7 +153,6 @@ class PurgeResult(BaseModel):
 # --- finance operations and orders -----------------------------------------------
 
 FinanceSortField = Literal["id", "money", "type", "status", "createdAt", "executedAt"]
-SortDirection = Literal["asc", "desc"]
 
 
 class FinanceFilters(ListQuery):

@@ -18,10 +18,9 @@ from mage_studio.billing.models import (
     Product,
     UserRating,
 )
-from mage_studio.core.schemas import PageParams
+from mage_studio.core.schemas import PageParams, SortDirection
 
 ProductSort = Literal["id", "name", "price", "credits", "createdAt", "availability"]
-SortDirection = Literal["asc", "desc"]
 
 PRODUCT_SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
     "id": Product.id,

@@ -1,12 +1,13 @@
-"""Response envelopes, list metadata and the row id type shared by every domain."""
+"""Response envelopes, list metadata, and the row id and sort direction types
+shared by every domain."""
 
 from __future__ import annotations
 
 from math import ceil
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 T = TypeVar("T")
 
@@ -16,6 +17,17 @@ MAX_PER_PAGE = 100
 MAX_ROW_ID = 2_147_483_647
 
 RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
+
+
+def _lower_sort_direction(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+# Older clients send `ASC`/`DESC`, so the direction is matched case-insensitively
+# against the same allow-list.
+SortDirection = Annotated[
+    Literal["asc", "desc"], BeforeValidator(_lower_sort_direction)
+]
 
 
 class Envelope(BaseModel, Generic[T]):

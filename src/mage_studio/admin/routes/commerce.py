@@ -65,7 +65,8 @@ async def list_finance_operations(
     Filters: `id`, `userLogin` (literal text in the login), `statusId`,
     `startDate` and `endDate` (inclusive; a bare date covers that whole day in
     UTC). Sort by `orderType` (id, money, type, status, createdAt, executedAt)
-    and `orderDirection` (asc, desc); any other value or parameter is 422.
+    and `orderDirection` (asc, desc, in any case); any other value or parameter
+    is 422.
     """
     rows, total = await repository.search_finance_operations(session, filters)
     return Page(

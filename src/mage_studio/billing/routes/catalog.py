@@ -16,7 +16,13 @@ from mage_studio.billing.schemas import (
     ProductWrite,
 )
 from mage_studio.core.routing import DbRoute, DbSession
-from mage_studio.core.schemas import Envelope, Page, PageParams, page_params
+from mage_studio.core.schemas import (
+    Envelope,
+    Page,
+    PageParams,
+    SortDirection,
+    page_params,
+)
 
 router = APIRouter(route_class=DbRoute, tags=["catalog"])
 
@@ -65,9 +71,7 @@ async def list_products(
     ] = None,
     name: Annotated[str | None, Query(max_length=255, pattern=r"^[^\x00]*$")] = None,
     order_type: Annotated[repository.ProductSort, Query(alias="orderType")] = "id",
-    order_direction: Annotated[
-        repository.SortDirection, Query(alias="orderDirection")
-    ] = "asc",
+    order_direction: Annotated[SortDirection, Query(alias="orderDirection")] = "asc",
 ) -> Page[ProductRead]:
     """List the products on sale, filtered by `categoryId` and by `name` (contains,
     case-insensitive), sorted by `orderType` in `orderDirection`."""
