@@ -198,8 +198,13 @@ async def test_token_flow_needs_exactly_one_token(client: httpx.AsyncClient) -> 
 
 
 async def test_unsupported_token_kind_is_422(client: httpx.AsyncClient) -> None:
-    assert (await _sign_in(client, "github", id_token="x.y.z")).status_code == 422
-    assert (await _sign_in(client, "apple", access_token="abc")).status_code == 422
+    id_token = await _sign_in(client, "github", id_token="x.y.z")
+    access_token = await _sign_in(client, "apple", access_token="abc")
+
+    assert id_token.status_code == 422
+    assert list(id_token.json()["error"]["validator"]) == ["id_token"]
+    assert access_token.status_code == 422
+    assert list(access_token.json()["error"]["validator"]) == ["access_token"]
 
 
 @pytest.mark.parametrize(

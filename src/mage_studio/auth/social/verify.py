@@ -19,7 +19,7 @@ import structlog
 from email_validator import EmailNotValidError, validate_email
 
 from mage_studio.auth.social.providers import Provider
-from mage_studio.errors import AppError, ServiceUnavailable, Unauthorized
+from mage_studio.errors import ServiceUnavailable, Unauthorized, ValidationFailed
 
 log = structlog.get_logger(__name__)
 
@@ -37,8 +37,11 @@ class InvalidSocialToken(Unauthorized):
     message = "The sign-in token was rejected."
 
 
-class SocialTokenNotSupported(AppError):
-    status_code = 422
+class SocialTokenNotSupported(ValidationFailed):
+    """A token kind the provider does not accept: 422 on that field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__({field: [message]})
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,8 @@ async def verify_id_token(
     """Return the identity of a valid ID token issued to us by `provider`."""
     if provider.jwks_url is None:
         raise SocialTokenNotSupported(
-            f"{provider.name} sign-in takes an access_token, not an id_token."
+            "id_token",
+            f"{provider.name} sign-in takes an access_token, not an id_token.",
         )
     try:
         header = jwt.get_unverified_header(token)
@@ -184,7 +188,8 @@ async def identity_from_access_token(
     check = checks.get(provider.name)
     if check is None or provider.token_info_url is None:
         raise SocialTokenNotSupported(
-            f"{provider.name} sign-in takes an id_token, not an access_token."
+            "access_token",
+            f"{provider.name} sign-in takes an id_token, not an access_token.",
         )
     return await check(http, provider, token)
 
