@@ -11,13 +11,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mage_studio.app import create_app
 from mage_studio.auth.models import SocialAccount
 from mage_studio.config import Settings
 from mage_studio.users.models import User
 from tests.auth.factories import bearer, login, register
+from tests.auth.fixtures import client_for
 from tests.auth.oauth_provider import OTHER_CLIENT_ID, AccessGrant, FakeProvider
 from tests.auth.smtp import SmtpServer
-from tests.conftest import make_settings
+from tests.conftest import empty_tables, make_settings
 
 PROVIDERS = ("google", "facebook", "discord", "github", "apple")
 # A Google subject and a Discord snowflake: both beyond 64-bit integers' safe range.
@@ -383,6 +385,66 @@ async def test_redirect_flow_with_pkce_and_nonce(
         "/api/google/callback", params={"code": replay_code, "state": params["state"]}
     )
     assert replay.status_code == 400
+
+
+async def _replay_state_after_failed_exchange(
+    settings: Settings, oauth_provider: FakeProvider
+) -> tuple[httpx.Response, httpx.Response, int]:
+    """Fail a callback's code exchange, then reuse its state with a valid code.
+
+    Returns both callbacks and the code exchanges the replay reached.
+    """
+    application = create_app(settings)
+    try:
+        async with client_for(application) as client:
+            started = await client.get("/api/google/auth")
+            params = _query(started.json()["url"])
+            failed = await client.get(
+                "/api/google/callback",
+                params={"code": "unknown", "state": params["state"]},
+            )
+            exchanges = len(oauth_provider.token_requests)
+            id_token = oauth_provider.id_token(
+                "8082", email="replay@example.com", nonce=params["nonce"]
+            )
+            code = oauth_provider.add_code(
+                "at-unused", id_token, params["code_challenge"]
+            )
+            replay = await client.get(
+                "/api/google/callback", params={"code": code, "state": params["state"]}
+            )
+    finally:
+        await empty_tables(application.state.database)
+        await application.state.revocations.close()
+        await application.state.rate_limiter.close()
+        await application.state.database.dispose()
+    return failed, replay, len(oauth_provider.token_requests) - exchanges
+
+
+async def test_state_spent_by_failed_exchange(
+    settings: Settings, oauth_provider: FakeProvider
+) -> None:
+    failed, replay, exchanges = await _replay_state_after_failed_exchange(
+        settings, oauth_provider
+    )
+
+    assert failed.status_code == 401
+    assert replay.status_code == 400
+    assert exchanges == 0
+
+
+async def test_state_spent_by_failed_exchange_redis(
+    settings: Settings, oauth_provider: FakeProvider, redis_url: str
+) -> None:
+    with_redis = settings.model_copy(update={"redis_url": redis_url})
+
+    failed, replay, exchanges = await _replay_state_after_failed_exchange(
+        with_redis, oauth_provider
+    )
+
+    assert failed.status_code == 401
+    assert replay.status_code == 400
+    assert exchanges == 0
 
 
 async def test_redirect_flow_rejects_foreign_nonce(

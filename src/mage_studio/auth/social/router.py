@@ -67,9 +67,11 @@ async def _callback(
     if not code or not state:
         field = "code" if not code else "state"
         raise ValidationFailed.field(field, "This field is required.")
-    identity = await service.identity_from_callback(
-        session, settings, store, jwks, provider, code, state
-    )
+    nonce = await service.spend_state(session, settings, store, provider, state)
+    # Commit the spent state before calling the provider, so it stays spent when the
+    # exchange or the sign-in fails, and no write transaction waits on the provider.
+    await session.commit()
+    identity = await service.identity_from_code(settings, jwks, provider, code, nonce)
     issued = await service.sign_in(session, settings, identity)
     return Envelope(data=issued.payload())
 

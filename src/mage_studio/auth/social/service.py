@@ -61,20 +61,30 @@ async def identity_from_token(
         return await identity_from_access_token(http, provider, access_token)
 
 
-async def identity_from_callback(
+async def spend_state(
     session: AsyncSession,
     settings: Settings,
     store: RevocationStore,
-    jwks: JwksCache,
     provider: Provider,
-    code: str,
     state: str,
-) -> SocialIdentity:
-    """Check the state (signed, unexpired, unused), then exchange the code."""
+) -> str:
+    """Check the state (signed, unexpired, unused), record it as used, return its nonce.
+
+    The record outlives the state, so a state is accepted at most once. With the
+    database store it is written in the caller's transaction, which must commit
+    before the code exchange for the record to survive a failed exchange.
+    """
     nonce = read_state(settings, provider, state)
     expires = utcnow() + timedelta(seconds=STATE_TTL_SECONDS)
     if not await store.add(session, state_key(nonce), expires):
         raise InvalidState()
+    return nonce
+
+
+async def identity_from_code(
+    settings: Settings, jwks: JwksCache, provider: Provider, code: str, nonce: str
+) -> SocialIdentity:
+    """Exchange the callback's code for the provider's user (nonce from the state)."""
     verifier = pkce_verifier(settings, nonce) if provider.pkce else None
     async with http_client() as http:
         return await exchange_code(http, jwks, provider, code, nonce, verifier)
