@@ -262,6 +262,14 @@ class Settings(BaseSettings):
         description="ISO 4217 code of the money balance. Prices, balances and finance "
         "operations are integers in its minor unit (cents for USD).",
     )
+    finance_max_amount: int = Field(
+        default=100_000_000,
+        ge=1,
+        le=2**63 - 1,
+        description="Largest `money` of one finance operation, in minor units of "
+        "`currency` (the default is one million for a currency with cents). Larger "
+        "requests are rejected with 422.",
+    )
     free_preview_frames: int = Field(
         default=0,
         ge=0,

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.billing import ledger
+from mage_studio.billing.finance import create_operation
 from mage_studio.billing.models import WalletType
 from mage_studio.config import Settings
 from mage_studio.core.audit import AuditEntry
@@ -351,12 +352,71 @@ async def test_largest_money_is_accepted(
     user: User,
     wallet_type: WalletType,
 ) -> None:
+    largest = settings.finance_max_amount
     response = await _create(
-        client, settings, user, wallet_type.id, money=2**63 - 1, type=1
+        client, settings, user, wallet_type.id, money=largest, type=1
     )
 
     assert response.status_code == 201
-    assert response.json()["data"]["money"] == 2**63 - 1
+    assert response.json()["data"]["money"] == largest
+
+
+@pytest.mark.parametrize("over", [1, 2**63 - 1 - 100_000_000])
+async def test_money_above_maximum_is_422(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    user: User,
+    wallet_type: WalletType,
+    over: int,
+) -> None:
+    money = settings.finance_max_amount + over
+    response = await _create(
+        client, settings, user, wallet_type.id, money=money, type=1
+    )
+
+    assert response.status_code == 422
+    assert list(response.json()["error"]["validator"]) == ["money"]
+    listed = await client.get(
+        "/api/finance-operations", headers=auth_headers(settings, user)
+    )
+    assert listed.json()["data"] == []
+
+
+async def test_balance_overflow_on_execution_is_409(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    admin: User,
+    wallet_type: WalletType,
+) -> None:
+    # Operations stored before the per-operation maximum existed may be this large.
+    unlimited = settings.model_copy(update={"finance_max_amount": 2**63 - 1})
+    operations = [
+        await create_operation(
+            session,
+            user,
+            money=2**63 - 1,
+            type_=1,
+            settings=unlimited,
+            info="acct-12345678",
+            wallet_type_id=wallet_type.id,
+        )
+        for _ in range(2)
+    ]
+    await session.commit()
+
+    first = await _set_status(client, settings, admin, operations[0].id, 2)
+    second = await _set_status(client, settings, admin, operations[1].id, 2)
+
+    assert first.status_code == 200
+    assert second.status_code == 409
+    assert "validator" not in second.json()["error"]
+    unchanged = await client.get(
+        f"/api/finance-operations/{operations[1].id}",
+        headers=auth_headers(settings, user),
+    )
+    assert unchanged.json()["data"]["status"] == 1
 
 
 @pytest.mark.parametrize(

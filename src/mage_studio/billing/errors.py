@@ -32,6 +32,15 @@ class InvalidAmount(ValidationFailed):
         super().__init__({field: [message]})
 
 
+class BalanceOverflow(Conflict):
+    """A transfer that would take an account beyond the largest storable amount."""
+
+    message = (
+        "The operation would take an account balance beyond 9223372036854775807, "
+        "the largest amount the ledger stores."
+    )
+
+
 class TransferConflict(Conflict):
     """A transfer id was reused for different entries."""
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.billing import ledger, wallets
 from mage_studio.billing.accounts import ensure_user_accounts
+from mage_studio.billing.errors import InvalidAmount
 from mage_studio.billing.ledger import Posting
 from mage_studio.billing.models import (
     AccountKind,
@@ -97,10 +98,15 @@ async def create_operation(
     """Create a top-up or withdrawal request in status created.
 
     The wallet is the caller's `wallet_id`, or the one described by `info` and
-    `wallet_type_id` (saved when new). A withdrawal holds `money` of the balance and
-    raises `InsufficientBalance` (402, code 1012) when the available balance is short.
+    `wallet_type_id` (saved when new). `money` above `finance_max_amount` is 422. A
+    withdrawal holds `money` of the balance and raises `InsufficientBalance` (402,
+    code 1012) when the available balance is short.
     """
     ledger.ensure_amount(money, "money")
+    if money > settings.finance_max_amount:
+        raise InvalidAmount(
+            "money", f"money must be at most {settings.finance_max_amount}."
+        )
     operation_type = FinanceOperationType(type_)
     if wallet_id is not None:
         wallet = await wallets.get_wallet(session, user, wallet_id)

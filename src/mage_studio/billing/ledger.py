@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mage_studio.billing.dialect import insert_ignoring_duplicates
 from mage_studio.billing.errors import (
+    BalanceOverflow,
     HoldConflict,
     InsufficientBalance,
     InsufficientCredits,
@@ -220,7 +221,7 @@ def _apply_changes(
         new_posted = account.posted + posted.get(account_id, 0)
         new_held = account.held + held.get(account_id, 0)
         if abs(new_posted) > MAX_AMOUNT or new_held > MAX_AMOUNT:
-            raise InvalidAmount("amount", "The resulting balance would be too large.")
+            raise BalanceOverflow()
         if new_held < 0:
             raise LedgerInvariantError(f"account {account_id} would hold below zero")
         if not account.is_system and new_posted - new_held < 0:

@@ -49,7 +49,8 @@ async def change_finance_operation_status(
 
     Executing an enrolment credits the user's balance; executing a write-off pays out
     the held amount; canceling releases it. Executed and canceled are final (409,
-    code 1013). The change is written to the audit log.
+    code 1013). Executing is 409 when it would take a balance beyond 2**63 - 1. The
+    change is written to the audit log.
     """
     operation = await finance.change_finance_operation_status(
         session, admin, body.id, body.status, settings
@@ -73,7 +74,8 @@ async def create_finance_operation(
     session: DbSession,
     settings: AppSettings,
 ) -> Envelope[FinanceOperationRead]:
-    """Request a top-up (`type` 1) or a withdrawal (`type` 2) of `money` minor units.
+    """Request a top-up (`type` 1) or a withdrawal (`type` 2) of `money` minor units,
+    at most the configured `finance_max_amount` (422 above it).
 
     Name the wallet by `walletId`, or by `info` and `typeId` to save a new one. A
     withdrawal holds the amount of the balance at once (402, code 1012 when the
