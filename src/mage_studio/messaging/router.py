@@ -68,7 +68,8 @@ async def get_chat_by_user(
 ) -> Envelope[ChatRead | NoChat]:
     """Return the caller's chat with a user, or `{"id": null, "recipientUser": null}`.
 
-    An unknown user is a 404.
+    An unknown user gets the same empty response as a user without a chat, so the
+    route does not reveal which user ids exist.
     """
     chat = await service.chat_with_user(session, user, user_id)
     return Envelope(data=chat if chat is not None else NoChat())

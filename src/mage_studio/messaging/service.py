@@ -143,10 +143,11 @@ async def list_chats(session: AsyncSession, user: User) -> list[ChatRead]:
 async def chat_with_user(
     session: AsyncSession, user: User, other_user_id: int
 ) -> ChatRead | None:
-    """Return the caller's chat with another user, or None when there is none."""
-    other = await session.get(User, other_user_id)
-    if other is None:
-        raise NotFound("The user was not found.")
+    """Return the caller's chat with another user, or None when there is none.
+
+    An unknown user id also gives None, so the result does not reveal which user
+    ids exist.
+    """
     chat = await repository.chat_between(session, user.id, other_user_id)
     if chat is None:
         return None
