@@ -481,6 +481,27 @@ async def test_own_password_needs_current_one(
     assert await audit_entries(session) == []
 
 
+async def test_own_password_must_change(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    headers: dict[str, str],
+    admin: User,
+) -> None:
+    body = {
+        "currentPassword": DEFAULT_PASSWORD,
+        "newPassword": DEFAULT_PASSWORD,
+        "confirmNewPassword": DEFAULT_PASSWORD,
+    }
+
+    response = await client.patch(OWN_PASSWORD, json=body, headers=headers)
+
+    assert response.status_code == 422
+    assert list(response.json()["error"]["validator"]) == ["newPassword"]
+    assert await audit_entries(session) == []
+    me = await client.get("/api/auth/me", headers=headers)
+    assert me.status_code == 200
+
+
 async def test_own_password_needs_confirmation(
     client: httpx.AsyncClient, headers: dict[str, str]
 ) -> None:

@@ -143,6 +143,7 @@ async def test_change_password_rejects_wrong_current(
     [
         ("short", "short", "newPassword"),
         ("long enough one", "does not match", "confirmNewPassword"),
+        (PASSWORD, PASSWORD, "newPassword"),
     ],
 )
 async def test_change_password_validates_new(

@@ -173,7 +173,8 @@ async def change_password(
 ) -> Envelope[Message]:
     """Change the caller's password; 400/1005 when `currentPassword` is wrong.
 
-    Every other session of the account is revoked; this one stays signed in.
+    A `newPassword` equal to the current one is 422. Every other session of the
+    account is revoked; this one stays signed in.
     """
     await service.change_password(session, user, body, claims.family)
     return Envelope(data=OK)

@@ -33,6 +33,7 @@ log = structlog.get_logger(__name__)
 VERIFY_EMAIL_PURPOSE = "verify-email"
 VERIFY_EMAIL_TTL_HOURS = 24
 INVALID_CREDENTIALS = "Invalid email or password"
+SAME_PASSWORD = "The new password must differ from the current one."  # noqa: S105
 
 
 class AlreadyVerified(BadRequest):
@@ -169,11 +170,16 @@ async def change_password(
     request: ChangePasswordRequest,
     current_family: str | None,
 ) -> None:
-    """Replace the password after checking the current one; end other sessions."""
+    """Replace the password after checking the current one; end other sessions.
+
+    A new password equal to the current one is 422 on `newPassword`.
+    """
     request.check_confirmation()
     valid, _ = verify_password(request.currentPassword, user.password_hash)
     if not valid:
         raise WrongCurrentPassword()
+    if request.newPassword == request.currentPassword:
+        raise ValidationFailed.field("newPassword", SAME_PASSWORD)
     await set_password(session, user, request.newPassword)
     await revoke_all_sessions(session, user, keep_family=current_family)
     log.info("password_changed", user_id=user.id)

@@ -90,8 +90,9 @@ async def change_own_password(
 ) -> Envelope[Message]:
     """Change the calling admin's own password, like `/api/auth/change-password`.
 
-    400 with code 1005 when `currentPassword` is wrong. Every other session of the
-    account is revoked; this one stays signed in.
+    400 with code 1005 when `currentPassword` is wrong, 422 on `newPassword` when it
+    equals the current one. Every other session of the account is revoked; this one
+    stays signed in.
     """
     await service.change_own_password(session, admin, body, claims.family)
     return Envelope(data=Message(msg="OK"))
