@@ -91,6 +91,30 @@ async def test_login_is_unique(client: httpx.AsyncClient) -> None:
     assert "login" in response.json()["error"]["validator"]
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Painter", "painter"),
+        ("Login", "\uff2c\uff4f\uff47\uff49\uff4e"),
+        ("Straße", "STRASSE"),
+    ],
+    ids=["case", "full-width", "case-fold"],
+)
+async def test_lookalike_login_is_taken(
+    client: httpx.AsyncClient, session: AsyncSession, first: str, second: str
+) -> None:
+    user_id, _ = await register(client, login=first)
+    response = await client.post(
+        "/api/auth/register", json=_body(new_email(), login=second)
+    )
+
+    assert response.status_code == 422
+    assert list(response.json()["error"]["validator"]) == ["login"]
+    user = await session.get(User, user_id)
+    assert user is not None
+    assert user.login == first
+
+
 async def test_racing_taken_login_names_login(
     client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

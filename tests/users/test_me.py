@@ -170,6 +170,29 @@ async def test_patch_me_rejects_taken_values(
     assert field in response.json()["error"]["validator"]
 
 
+async def test_patch_me_rejects_lookalike_login(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    await create_user(session, login="Painter")
+    user = await create_user(session, login="artist")
+    await session.commit()
+    headers = auth_headers(settings, user)
+
+    lookalike = await client.patch(
+        "/api/auth/me",
+        headers=headers,
+        json={"login": "\uff50\uff41\uff49\uff4e\uff54\uff45\uff52"},
+    )
+    own_case = await client.patch(
+        "/api/auth/me", headers=headers, json={"login": "Artist"}
+    )
+
+    assert lookalike.status_code == 422
+    assert list(lookalike.json()["error"]["validator"]) == ["login"]
+    assert own_case.status_code == 200
+    assert own_case.json()["data"]["login"] == "Artist"
+
+
 @pytest.mark.parametrize("field", ["login", "email"])
 async def test_patch_me_racing_taken_value(
     client: httpx.AsyncClient,

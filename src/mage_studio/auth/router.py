@@ -59,7 +59,9 @@ async def register(
 ) -> Envelope[CreatedId]:
     """Create an account (role user) and mail a link that verifies the address.
 
-    The email is unique regardless of case; `login` defaults to the email.
+    The email is unique regardless of case; `login` defaults to the email and is
+    unique regardless of case and Unicode compatibility form (NFKC), but stored as
+    typed.
     Fields other than those listed (roles, balance, credits) are ignored.
     """
     await enforce(request, _per_minute(settings, "register"), client_ip(request))

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import hashlib
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from mage_studio.core.db import Base, TimestampMixin, UtcDateTime
 
@@ -15,13 +17,26 @@ class Role(StrEnum):
     SELLER = "seller"
 
 
+def login_key(login: str) -> str:
+    """Return the key under which logins are unique: SHA-256 of the NFKC case fold.
+
+    `Painter` and `painter`, or full-width `Ｌｏｇｉｎ` and `Login`, share a key. The
+    key is a fixed-length hash because NFKC can make a 255-character login longer.
+    """
+    folded = unicodedata.normalize("NFKC", login).casefold()
+    return hashlib.sha256(unicodedata.normalize("NFKC", folded).encode()).hexdigest()
+
+
 class User(TimestampMixin, Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Stored lower-cased, which makes the unique index case-insensitive.
     email: Mapped[str] = mapped_column(String(320), unique=True)
+    # Stored as typed. `login_key` follows every change of `login`, and its unique
+    # index stops logins that differ only in case or Unicode compatibility form.
     login: Mapped[str] = mapped_column(String(255), unique=True)
+    login_key: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
     profile_image: Mapped[str | None] = mapped_column(String(1024), default=None)
     online: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -55,6 +70,11 @@ class User(TimestampMixin, Base):
         cascade="all, delete-orphan",
         order_by="UserRole.role",
     )
+
+    @validates("login")
+    def _set_login_key(self, _: str, login: str) -> str:
+        self.login_key = login_key(login)
+        return login
 
     @property
     def roles(self) -> list[str]:

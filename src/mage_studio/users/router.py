@@ -31,7 +31,8 @@ async def update_me(
     """Change `login`, `email` or `confirmSendEmail`; other fields are ignored.
 
     A new email is unverified until the link mailed to it is opened. Logins and
-    emails are unique (422 when taken).
+    emails are unique (422 when taken); logins are compared ignoring case and
+    Unicode compatibility forms (NFKC), so `Painter` and `ｐａｉｎｔｅｒ` clash.
     """
 
     async def email_changed(changed: User) -> None:

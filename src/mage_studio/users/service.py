@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mage_studio.auth import repository as auth_repository
 from mage_studio.billing import service as billing
 from mage_studio.errors import ValidationFailed
-from mage_studio.users.models import Role, User
+from mage_studio.users.models import Role, User, login_key
 from mage_studio.users.schemas import ProfileUpdate, UserRead
 
 EMAIL_TAKEN = "The email has already been taken."
@@ -32,7 +32,10 @@ async def find_by_email(session: AsyncSession, email: str) -> User | None:
 
 
 async def find_by_login(session: AsyncSession, login: str) -> User | None:
-    user: User | None = await session.scalar(select(User).where(User.login == login))
+    """Return the user whose login equals `login` up to case and NFKC form."""
+    user: User | None = await session.scalar(
+        select(User).where(User.login_key == login_key(login))
+    )
     return user
 
 
