@@ -13,12 +13,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from mage_studio import __version__
 from mage_studio.config import Settings, get_settings
 from mage_studio.core import system
+from mage_studio.core.body_limit import BodySizeLimitMiddleware
 from mage_studio.core.db import Database
 from mage_studio.core.middleware import RequestContextMiddleware
 from mage_studio.core.openapi import install_openapi
 from mage_studio.domains import domain_modules
 from mage_studio.errors import install_error_handlers
 from mage_studio.logging import configure_logging
+from mage_studio.queue.schemas import API_PREFIX as WORKER_API_PREFIX
 
 log = structlog.get_logger(__name__)
 
@@ -88,6 +90,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.service_factories = []
 
     install_error_handlers(app)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.request_body_max_bytes,
+        exempt_prefixes=(WORKER_API_PREFIX,),
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.frontend_origins,

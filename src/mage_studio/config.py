@@ -233,6 +233,13 @@ class Settings(BaseSettings):
     upload_max_bytes: int = Field(
         default=500 * 1024 * 1024, ge=1, description="Largest accepted upload in bytes."
     )
+    request_body_max_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1,
+        description="Largest request body in bytes that is not a multipart upload "
+        "(JSON and form bodies); larger ones get 413. Multipart uploads have their "
+        "own limits, and the worker API under /api/workers is exempt.",
+    )
     soundtrack_max_bytes: int = Field(
         default=50 * 1024 * 1024, ge=1, description="Largest soundtrack in bytes."
     )
