@@ -241,3 +241,140 @@ async def test_signed_url_of_deleted_file_is_404(
     response = await client.get(_relative(url))
 
     assert response.status_code == 404
+
+
+async def test_signed_url_suffix_and_open_ranges(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    storage, key = await _stored(app, bytes(range(100)), "mp4")
+    url = _relative(storage.signed_url(key, 60))
+
+    suffix = await client.get(url, headers={"Range": "bytes=-10"})
+    open_ended = await client.get(url, headers={"Range": "bytes=95-"})
+    past_end = await client.get(url, headers={"Range": "bytes=90-500"})
+
+    assert suffix.status_code == 206
+    assert suffix.content == bytes(range(90, 100))
+    assert suffix.headers["content-range"] == "bytes 90-99/100"
+    assert open_ended.status_code == 206
+    assert open_ended.content == bytes(range(95, 100))
+    assert open_ended.headers["content-range"] == "bytes 95-99/100"
+    assert past_end.status_code == 206
+    assert past_end.content == bytes(range(90, 100))
+    assert past_end.headers["content-length"] == "10"
+
+
+async def test_signed_url_multiple_ranges(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    storage, key = await _stored(app, bytes(range(100)), "mp4")
+    url = _relative(storage.signed_url(key, 60))
+
+    several = await client.get(url, headers={"Range": "bytes=0-1, 50-51"})
+    one_satisfiable = await client.get(url, headers={"Range": "bytes=500-600, 50-51"})
+
+    assert several.status_code == 200
+    assert several.content == bytes(range(100))
+    assert several.headers["content-type"] == "video/mp4"
+    assert "content-range" not in several.headers
+    assert one_satisfiable.status_code == 206
+    assert one_satisfiable.content == bytes(range(50, 52))
+    assert one_satisfiable.headers["content-range"] == "bytes 50-51/100"
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["bytes=5-1", "bytes=x", "bytes=", "bytes=1-2-3", "items=0-5", "bytes=0-1,y"],
+)
+async def test_signed_url_ignores_invalid_range(
+    app: FastAPI, client: httpx.AsyncClient, header: str
+) -> None:
+    storage, key = await _stored(app, bytes(range(100)), "mp4")
+
+    response = await client.get(
+        _relative(storage.signed_url(key, 60)), headers={"Range": header}
+    )
+
+    assert response.status_code == 200
+    assert response.content == bytes(range(100))
+    assert "content-range" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "header", ["bytes=999999999-", "bytes=100-", "bytes=100-200, 300-", "bytes=-0"]
+)
+async def test_signed_url_unsatisfiable_range_is_416(
+    app: FastAPI, client: httpx.AsyncClient, header: str
+) -> None:
+    storage, key = await _stored(app, bytes(range(100)), "mp4")
+
+    response = await client.get(
+        _relative(storage.signed_url(key, 60)), headers={"Range": header}
+    )
+
+    assert response.status_code == 416
+    assert response.headers["content-range"] == "bytes */100"
+    assert response.json()["error"]["code"] == 416
+    assert "100 bytes" in response.json()["error"]["message"]
+
+
+async def test_signed_url_huge_range_offset_is_416(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    storage, key = await _stored(app, bytes(range(100)), "mp4")
+
+    response = await client.get(
+        _relative(storage.signed_url(key, 60)),
+        headers={"Range": "bytes=" + "9" * 5000 + "-"},
+    )
+
+    assert response.status_code == 416
+    assert response.headers["content-range"] == "bytes */100"
+
+
+async def test_signed_url_stale_if_range_sends_whole_file(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    storage, key = await _stored(app, bytes(range(100)), "mp4")
+
+    response = await client.get(
+        _relative(storage.signed_url(key, 60)),
+        headers={"Range": "bytes=500-", "If-Range": '"stale-etag"'},
+    )
+
+    assert response.status_code == 200
+    assert response.content == bytes(range(100))
+
+
+async def test_signed_url_head_matches_get(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    storage, key = await _stored(app, bytes(range(100)), "mp4")
+    url = _relative(storage.signed_url(key, 60))
+
+    get = await client.get(url)
+    head = await client.head(url)
+    ranged_head = await client.head(url, headers={"Range": "bytes=10-19"})
+
+    assert head.status_code == 200
+    assert head.content == b""
+    for name in ("content-type", "content-length", "etag", "last-modified"):
+        assert head.headers[name] == get.headers[name], name
+    assert head.headers["accept-ranges"] == "bytes"
+    assert ranged_head.status_code == 206
+    assert ranged_head.content == b""
+    assert ranged_head.headers["content-range"] == "bytes 10-19/100"
+    assert ranged_head.headers["content-length"] == "10"
+
+
+async def test_signed_url_head_checks_signature(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    storage, key = await _stored(app, b"secret", "txt")
+    query = parse_qs(urlsplit(storage.signed_url(key, 60)).query)
+
+    response = await client.head(
+        f"/api/files/{key}?expires={query['expires'][0]}&signature={'0' * 64}"
+    )
+
+    assert response.status_code == 403

@@ -38,6 +38,12 @@ def _with_error_responses(operation: dict[str, Any]) -> None:
             }
 
 
+def _without_bodies(operation: dict[str, Any]) -> None:
+    """Drop the response bodies of a HEAD operation, which sends headers only."""
+    for response in operation["responses"].values():
+        response.pop("content", None)
+
+
 def install_openapi(app: FastAPI) -> None:
     """Replace FastAPI's default validation error schema with the documented shape."""
 
@@ -64,9 +70,11 @@ def install_openapi(app: FastAPI) -> None:
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
         for path_item in schema.get("paths", {}).values():
-            for operation in path_item.values():
+            for method, operation in path_item.items():
                 if isinstance(operation, dict) and "responses" in operation:
                     _with_error_responses(operation)
+                    if method == "head":
+                        _without_bodies(operation)
         app.openapi_schema = schema
         return schema
 
