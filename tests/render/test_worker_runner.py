@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
-from fake_worker_api import FakeWorkerApi, HeartbeatScript
+from fake_worker_api import FakeWorkerApi, HeartbeatScript, job_spec
 from render_factories import write_video
 
 from mage_studio.queue.schemas import JobSpec
@@ -427,3 +427,24 @@ def test_heartbeat_drops_unstorable_applied_values() -> None:
 
     assert body.applied == {"1": {"zoom": 1.0}}
     assert run._pending_applied == {"1": {"zoom": 1.0}}
+
+
+async def test_deleted_extension_base_names_job(
+    api: FakeWorkerApi, tmp_path: Path
+) -> None:
+    spec = job_spec(12, generator="deforum", frame_count=3)
+    spec["extend_from"] = {
+        "job_id": 41,
+        "video_url": "http://api.test/media/deleted-base.mp4",
+        "last_frame_url": None,
+    }
+    api.queue.append(spec)
+
+    async with api.client() as client:
+        worker = Worker(client, GatedBackend, _config(tmp_path))
+        await _serve_until(worker, lambda: 12 in api.failures)
+
+    failure = api.failures[12]
+    assert failure["retryable"] is False
+    assert "job 41, which this job extends, was not found" in failure["error"]
+    assert "/media/" not in failure["error"]

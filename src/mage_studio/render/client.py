@@ -87,11 +87,20 @@ class DownloadFailed(WorkerApiError):
 
     `retryable` is False for 404 and 410 (the file is gone) and True otherwise
     (for example an expired signature, which the next claim's URL replaces).
+    `status_code` is the HTTP status, or None when no request was sent.
     """
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(
+        self, message: str, *, retryable: bool, status_code: int | None = None
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.status_code = status_code
+
+    @property
+    def file_gone(self) -> bool:
+        """Whether the server reported the file as missing (404 or 410)."""
+        return self.status_code in (404, 410)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,6 +366,7 @@ class WorkerClient:
                         f"Downloading {_describe(url)} failed with HTTP "
                         f"{response.status_code}.",
                         retryable=response.status_code not in (404, 410),
+                        status_code=response.status_code,
                     )
                 _check_length(response, max_bytes)
                 await _write_stream(response, destination, max_bytes)

@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from mage_studio.queue.schemas import JobSpec
-from mage_studio.render.client import WorkerClient
+from mage_studio.render.client import DownloadFailed, WorkerClient
 from mage_studio.render.errors import MediaError
 from mage_studio.render.media.timeline import parse_rate
 from mage_studio.render.pipelines import ExtendFrom, RenderSpec
@@ -49,8 +49,17 @@ async def download_job_media(
     if spec.extend_from is not None:
         if not spec.extend_from.video_url:
             raise MediaError("The video of the job to extend is missing.")
-        base_video = await fetch(spec.extend_from.video_url, "base")
-        base_last_frame = await fetch(spec.extend_from.last_frame_url, "base_last")
+        try:
+            base_video = await fetch(spec.extend_from.video_url, "base")
+            base_last_frame = await fetch(spec.extend_from.last_frame_url, "base_last")
+        except DownloadFailed as exc:
+            if exc.file_gone:
+                raise MediaError(
+                    f"The video of job {spec.extend_from.job_id}, which this job "
+                    "extends, was not found. That job was probably deleted after "
+                    "this one started."
+                ) from exc
+            raise
     return JobMedia(source, soundtrack, base_video, base_last_frame)
 
 

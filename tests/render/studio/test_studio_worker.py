@@ -8,7 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from fake_worker_api import FakeWorkerApi, HeartbeatScript, job_spec
+from fake_worker_api import API_URL, FakeWorkerApi, HeartbeatScript, job_spec
 from studio_factories import generated_frame, write_clip
 
 from mage_studio.render.backends import PreviewBackend
@@ -131,3 +131,50 @@ async def test_studio_job_with_missing_input_fails_for_good(tmp_path: Path) -> N
     failure = api.failures[10]
     assert failure["retryable"] is False
     assert "job 3 is missing" in failure["error"]
+
+
+async def test_studio_input_deleted_after_claim_names_job(tmp_path: Path) -> None:
+    api = FakeWorkerApi()
+    # A signed URL whose file is gone, so the fake API returns 404 for it.
+    task = {
+        "operation": "export",
+        "options": {},
+        "inputs": [{"job_id": 97, "video_url": f"{API_URL}/media/deleted.mp4"}],
+    }
+    api.queue.append(studio_job(11, task, frames=4))
+
+    async with api.client() as client:
+        worker = Worker(client, PreviewBackend, config(tmp_path))
+        await serve_until(worker, lambda: 11 in api.failures)
+
+    failure = api.failures[11]
+    assert failure["retryable"] is False
+    assert "input job 97 was not found" in failure["error"]
+    assert "deleted" in failure["error"]
+    assert "/media/" not in failure["error"]
+    assert "HTTP 404" not in failure["error"]
+
+
+async def test_studio_input_upload_deleted_names_job(tmp_path: Path) -> None:
+    api = FakeWorkerApi()
+    video = write_clip(tmp_path / "g.mp4", frame=generated_frame, frames=4)
+    task = {
+        "operation": "composition",
+        "options": {"layout": "side-by-side"},
+        "inputs": [
+            {
+                "job_id": 98,
+                "video_url": api.add_media("g.mp4", video.read_bytes()),
+                "source_url": f"{API_URL}/media/deleted-upload.mp4",
+            }
+        ],
+    }
+    api.queue.append(studio_job(12, task, frames=4))
+
+    async with api.client() as client:
+        worker = Worker(client, PreviewBackend, config(tmp_path))
+        await serve_until(worker, lambda: 12 in api.failures)
+
+    failure = api.failures[12]
+    assert failure["retryable"] is False
+    assert "upload of input job 98 was not found" in failure["error"]

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from mage_studio.render.client import DownloadFailed
 from mage_studio.render.errors import MediaError, RenderError
 from mage_studio.render.studio.options import OPTION_MODELS, Operation, StudioModel
 
@@ -115,14 +116,33 @@ async def download_studio_media(
             return None
         return await download(url, folder / (name + _suffix(url)))
 
+    async def fetch_input(
+        url: str | None, name: str, job_id: int, kind: str
+    ) -> Path | None:
+        try:
+            return await fetch(url, name)
+        except DownloadFailed as exc:
+            # The API signs URLs only for inputs that exist when the job is claimed,
+            # so a missing file means the input job was deleted after that.
+            if exc.file_gone:
+                raise MediaError(
+                    f"The {kind} of input job {job_id} was not found. The job was "
+                    "probably deleted after this studio job started."
+                ) from exc
+            raise
+
     videos: list[Path] = []
     for number, item in enumerate(task.inputs):
-        video = await fetch(item.video_url, f"video-{number}")
+        video = await fetch_input(
+            item.video_url, f"video-{number}", item.job_id, "video"
+        )
         if video is None:
             raise MediaError(f"The video of job {item.job_id} is missing.")
         videos.append(video)
     first = task.inputs[0] if task.inputs else None
-    source = await fetch(first.source_url if first else None, "source")
+    source = None
+    if first is not None:
+        source = await fetch_input(first.source_url, "source", first.job_id, "upload")
     return StudioMedia(
         videos=tuple(videos),
         source=source,
