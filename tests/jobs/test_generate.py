@@ -183,6 +183,40 @@ async def test_vid2vid_validation(
     assert (await reload(session, job.id)).status == "pending"
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("cfgScale", 1e308, "cfgScale must be an integer from 2 to 10."),
+        ("cfgScale", -1e308, "cfgScale must be an integer from 2 to 10."),
+        ("cfgScale", 7.5, "cfgScale must be an integer from 2 to 10."),
+        ("frameCount", 1e308, "frameCount must be an integer from 1 to 20."),
+        ("seed", 1e308, f"seed must be an integer of at most {MAX_SEED}."),
+        (
+            "extendFromJobId",
+            1e308,
+            f"extendFromJobId must be a job id from 1 to {MAX_ID}.",
+        ),
+    ],
+)
+async def test_vid2vid_huge_number_message(
+    client: httpx.AsyncClient,
+    owner: Actor,
+    job: VideoJob,
+    model: RenderModel,
+    field: str,
+    value: float,
+    message: str,
+) -> None:
+    response = await post_generate(
+        client, owner.headers, vid2vid(job, model, **{field: value})
+    )
+
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["validator"][field] == [message]
+    assert error["message"] == f"{field}: {message}"
+
+
 async def test_disabled_model_rejected(
     client: httpx.AsyncClient, session: AsyncSession, owner: Actor, job: VideoJob
 ) -> None:

@@ -56,6 +56,8 @@ _FIELD_MESSAGES = {
 _TYPE_AND_RANGE_ERRORS = {
     "int_type",
     "int_parsing",
+    # An integer field given a float too large to convert (1e308).
+    "int_parsing_size",
     "int_from_float",
     "float_type",
     "float_parsing",
