@@ -318,6 +318,34 @@ async def test_upload_malformed_multipart_is_400(
     assert stored_files(settings) == before
 
 
+async def test_upload_long_filename_keeps_extension(
+    client: httpx.AsyncClient, session: AsyncSession, owner: Actor, media: Path
+) -> None:
+    response = await upload_file(
+        client, owner.headers, media / "clip.mp4", filename="a" * 5000 + ".mp4"
+    )
+
+    assert response.status_code == 200, response.text
+    job = await job_row(session, response.json()["id"])
+    assert job.original_filename == "a" * 251 + ".mp4"
+
+
+async def test_upload_oversized_part_header_is_400(
+    client: httpx.AsyncClient, settings: Settings, owner: Actor, media: Path
+) -> None:
+    before = stored_files(settings)
+
+    response = await upload_file(
+        client, owner.headers, media / "clip.mp4", filename="a" * 20_000 + ".mp4"
+    )
+
+    assert response.status_code == 400
+    message = response.json()["error"]["message"]
+    assert "longer than 16384 bytes" in message
+    assert "file name" in message
+    assert stored_files(settings) == before
+
+
 async def test_upload_requires_authentication(
     client: httpx.AsyncClient, media: Path
 ) -> None:

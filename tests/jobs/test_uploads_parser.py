@@ -120,7 +120,16 @@ async def test_parser_text_field_limit(storage: LocalStorage) -> None:
         ("C:\\temp\\clip.mov", "clip.mov"),
         ("bad\x00name\n.mp4", "badname.mp4"),
         ("", "upload"),
-        ("x" * 300 + ".mp4", "x" * 255),
+        pytest.param("x" * 300 + ".mp4", "x" * 251 + ".mp4", id="long-keeps-extension"),
+        pytest.param("x" * 300, "x" * 255, id="long-without-extension"),
+        pytest.param(
+            "x" * 300 + "." + "y" * 20,
+            ("x" * 300 + "." + "y" * 20)[:255],
+            id="long-with-overlong-extension",
+        ),
+        pytest.param(
+            "x" * 250 + " " * 10 + ".mp4", "x" * 250 + ".mp4", id="long-trailing-space"
+        ),
     ],
 )
 def test_clean_filename(raw: str, expected: str) -> None:

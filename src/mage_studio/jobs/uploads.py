@@ -25,7 +25,14 @@ from mage_studio.errors import BadRequest, PayloadTooLarge, UnsupportedMedia
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 32
+MAX_FILENAME_CHARS = 255
+_MAX_EXTENSION_CHARS = 16
 _HEADER_LIMIT = 16 * 1024
+# python-multipart rejects part headers over 4224 bytes by default, as a generic
+# parse error. Its own limit is set far above `_HEADER_LIMIT`, so that long file
+# names reach `clean_filename` and only headers over `_HEADER_LIMIT` fail, with a
+# clear message.
+_PARSER_HEADER_LIMIT = 64 * _HEADER_LIMIT
 # Multipart framing (boundaries, part headers) on top of the file sizes.
 _MULTIPART_OVERHEAD = 1024 * 1024
 
@@ -64,10 +71,22 @@ class _Part:
 
 
 def clean_filename(raw: str) -> str:
-    """Reduce a client file name to a displayable base name (never used as a key)."""
+    """Reduce a client file name to a displayable base name (never used as a key).
+
+    Names longer than `MAX_FILENAME_CHARS` are shortened in the stem, so that the
+    extension is kept.
+    """
     name = PureWindowsPath(PurePosixPath(raw).name).name
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
-    return name.strip()[:255] or "upload"
+    name = name.strip()
+    if len(name) > MAX_FILENAME_CHARS:
+        stem, dot, extension = name.rpartition(".")
+        if dot and stem and 0 < len(extension) <= _MAX_EXTENSION_CHARS:
+            stem_chars = MAX_FILENAME_CHARS - len(extension) - 1
+            name = f"{stem[:stem_chars].rstrip()}.{extension}"
+        else:
+            name = name[:MAX_FILENAME_CHARS].rstrip()
+    return name or "upload"
 
 
 class _FormReader:
@@ -103,7 +122,10 @@ class _FormReader:
 
     def _check_header_size(self) -> None:
         if len(self.header_name) + len(self.header_value) > _HEADER_LIMIT:
-            raise BadRequest("A multipart header is too long.")
+            raise BadRequest(
+                f"A multipart part header is longer than {_HEADER_LIMIT} bytes. "
+                "Shorten the file name."
+            )
 
     def on_header_end(self) -> None:
         self.part.headers[self.header_name.strip().lower()] = self.header_value.strip()
@@ -212,7 +234,11 @@ async def read_multipart(
         "on_header_end": reader.on_header_end,
         "on_headers_finished": reader.on_headers_finished,
     }
-    parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+    parser = MultipartParser(
+        boundary,
+        callbacks,  # type: ignore[arg-type]
+        max_header_size=_PARSER_HEADER_LIMIT,
+    )
     try:
         async for chunk in stream:
             parser.write(chunk)
