@@ -152,6 +152,19 @@ class ValidationFailed(AppError):
     def field(cls, name: str, message: str) -> ValidationFailed:
         return cls({name: [message]})
 
+    @classmethod
+    def named(cls, validator: dict[str, list[str]]) -> ValidationFailed:
+        """Build a 422 whose message starts with the first invalid field's name
+        ("cfgScale: ..."), as request validation errors do. A problem with the body
+        as a whole keeps its bare message."""
+        name, messages = next(iter(validator.items()))
+        message = messages[0] if name == "body" else f"{name}: {messages[0]}"
+        return cls(validator, message)
+
+    @classmethod
+    def named_field(cls, name: str, message: str) -> ValidationFailed:
+        return cls.named({name: [message]})
+
 
 class TooManyRequests(AppError):
     status_code = 429

@@ -119,6 +119,8 @@ async def test_export_validation(
     error = response.json()["error"]
     assert error["code"] == 422
     assert field in error["validator"]
+    first_field, messages = next(iter(error["validator"].items()))
+    assert error["message"] == f"{first_field}: {messages[0]}"
 
 
 async def test_export_requires_source_job_id(
@@ -132,6 +134,9 @@ async def test_export_requires_source_job_id(
     assert response.json()["error"]["validator"] == {
         "sourceJobId": ["This field is required."]
     }
+    assert response.json()["error"]["message"] == (
+        "sourceJobId: This field is required."
+    )
 
 
 async def test_export_of_another_users_job_is_not_found(
@@ -223,6 +228,7 @@ async def test_export_watermark_needs_upload(
 
     assert missing.status_code == 422
     assert "watermark" in missing.json()["error"]["validator"]
+    assert missing.json()["error"]["message"].startswith("watermark: Upload a ")
     assert present.status_code == 201, present.text
     assert present.json()["data"]["options"]["watermark"]["position"] == "center"
 

@@ -104,7 +104,7 @@ def parse(model: type[M], body: Any) -> M:
     try:
         return model.model_validate(body)
     except ValidationError as exc:
-        raise ValidationFailed(validation_errors(exc.errors())) from exc
+        raise ValidationFailed.named(validation_errors(exc.errors())) from exc
 
 
 def _wake_workers(request: Request, session: DbSession) -> None:
@@ -241,7 +241,9 @@ async def _audio_from_form(
     try:
         fields = _filled(form.fields)
         if "soundtrack" in fields:
-            raise ValidationFailed.field("soundtrack", "soundtrack must be a file.")
+            raise ValidationFailed.named_field(
+                "soundtrack", "soundtrack must be a file."
+            )
         body = parse(AudioRequest, fields)
         soundtrack_key = None
         upload = form.files.get("soundtrack")

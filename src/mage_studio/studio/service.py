@@ -113,7 +113,7 @@ async def load_sources(
 
 def _check_composable(job: VideoJob) -> None:
     if job.generator == STUDIO_GENERATOR or not job.source_key:
-        raise ValidationFailed.field(
+        raise ValidationFailed.named_field(
             "sourceJobId",
             f"Video job {job.id} has no uploaded source to compose with; choose a "
             "vid2vid or Deforum job.",
@@ -126,7 +126,7 @@ async def _check_watermark(
     if getattr(options, "watermark", None) is None:
         return
     if await repository.watermark_of(session, user.id) is None:
-        raise ValidationFailed.field(
+        raise ValidationFailed.named_field(
             "watermark",
             "Upload a watermark first (POST /api/studio/watermark).",
         )
@@ -151,7 +151,7 @@ async def create_composition(
     """Queue a composition of a job's source and result, or a join of several jobs."""
     missing = request.missing_field()
     if missing is not None:
-        raise ValidationFailed.field(
+        raise ValidationFailed.named_field(
             missing, f"This field is required for the {request.layout} layout."
         )
     options = request.options()
@@ -170,7 +170,7 @@ def _check_crossfade(options: CompositionOptions, source: VideoJob) -> None:
         return
     seconds = float(seconds_of(source))
     if seconds and options.crossfade.start >= seconds:
-        raise ValidationFailed.field(
+        raise ValidationFailed.named_field(
             "crossfade.start",
             f"The crossfade must start before the video ends ({seconds:.2f} s).",
         )
@@ -213,7 +213,7 @@ async def create_audio_job(
 def check_soundtrack(options: AudioOptions, *, uploaded: bool) -> None:
     """Raise 422 when a soundtrack file was sent for a mode that does not use one."""
     if uploaded and not options.needs_soundtrack:
-        raise ValidationFailed.field(
+        raise ValidationFailed.named_field(
             "soundtrack", f"The {options.mode} mode does not use a soundtrack."
         )
 
@@ -222,7 +222,7 @@ async def _copy_soundtrack(
     storage: Storage, source: VideoJob, options: AudioOptions
 ) -> str:
     if not source.soundtrack_key:
-        raise ValidationFailed.field(
+        raise ValidationFailed.named_field(
             "soundtrack",
             f"The {options.mode} mode needs a soundtrack: upload one, or use a job "
             "that has one.",

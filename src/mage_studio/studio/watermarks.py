@@ -38,13 +38,13 @@ async def _validate(form: MultipartForm) -> WatermarkInfo:
             if FIELD in form.fields
             else "This field is required."
         )
-        raise ValidationFailed.field(FIELD, message)
+        raise ValidationFailed.named_field(FIELD, message)
     try:
         return await asyncio.to_thread(validate_watermark, upload.staged.path)
     except UnsupportedMediaFile as exc:
         raise UnsupportedMedia(f"watermark: {exc.message}") from exc
     except MediaError as exc:
-        raise ValidationFailed.field(FIELD, exc.message) from exc
+        raise ValidationFailed.named_field(FIELD, exc.message) from exc
 
 
 async def upload_watermark(
