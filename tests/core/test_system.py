@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 
 async def test_health_answers_ok(client: httpx.AsyncClient) -> None:
@@ -31,6 +32,15 @@ async def test_request_id_is_generated_and_echoed(client: httpx.AsyncClient) -> 
     assert echoed.headers["X-Request-ID"] == "abc-123"
     forged = await client.get("/health", headers={"X-Request-ID": "bad id\n"})
     assert forged.headers["X-Request-ID"] != "bad id\n"
+
+
+@pytest.mark.parametrize("path", ["/health", "/no-such-route", "/deforumation-qt"])
+async def test_responses_forbid_type_sniffing(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(path)
+
+    assert response.headers.get_list("X-Content-Type-Options") == ["nosniff"]
 
 
 async def test_docs_and_openapi_are_served(client: httpx.AsyncClient) -> None:

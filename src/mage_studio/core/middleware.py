@@ -35,6 +35,8 @@ def _route_template(scope: Scope) -> str:
 class RequestContextMiddleware:
     """Bind a request id to the logs, return it in `X-Request-ID`, record metrics.
 
+    Every response also carries `X-Content-Type-Options: nosniff`.
+
     Exceptions that no handler turned into a response are logged here with the request
     id and turned into the documented 500 response, without internals.
     """
@@ -61,6 +63,9 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                # Browsers must not guess another type for stored files or errors.
+                if not any(name == b"x-content-type-options" for name, _ in headers):
+                    headers.append((b"x-content-type-options", b"nosniff"))
                 message["headers"] = headers
             await send(message)
 
