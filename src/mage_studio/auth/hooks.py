@@ -20,6 +20,8 @@ from mage_studio.core.mail import MailService
 log = structlog.get_logger(__name__)
 
 PRUNE_INTERVAL_SECONDS = 3600.0
+# How long shutdown waits for a prune in progress before cancelling it.
+STOP_GRACE_SECONDS = 30.0
 
 
 def install(app: FastAPI) -> None:
@@ -67,15 +69,18 @@ class TokenPruner:
     def __init__(self, database: Database) -> None:
         self._database = database
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
+        # A prune in progress is let finish: cancelled inside a database call, it
+        # could leave its connection open, and on SQLite still holding the lock.
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._task, STOP_GRACE_SECONDS)
 
     async def prune(self) -> dict[str, int]:
         """Delete what has expired; return the number of rows per table."""
@@ -83,10 +88,11 @@ class TokenPruner:
             return await repository.delete_expired(session, utcnow())
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 counts = await self.prune()
                 log.info("expired_tokens_pruned", **counts)
             except Exception:
                 log.exception("token_pruning_failed")
-            await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), PRUNE_INTERVAL_SECONDS)

@@ -26,6 +26,8 @@ from mage_studio.queue.snapshot import QueueSnapshot
 log = structlog.get_logger(__name__)
 
 RETRY_SECONDS = 2.0
+# How long shutdown waits for a periodic pass in progress before cancelling it.
+STOP_GRACE_SECONDS = 30.0
 
 
 def install(app: FastAPI) -> None:
@@ -46,6 +48,8 @@ class QueueService:
         self.app = app
         self.settings: Settings = app.state.settings
         self.tasks: list[asyncio.Task[None]] = []
+        self.periodic: asyncio.Task[None] | None = None
+        self.stopping = asyncio.Event()
         self.leadership: Leadership | None = None
         self.redis: Any = None
 
@@ -58,10 +62,19 @@ class QueueService:
             self.tasks.append(asyncio.create_task(self._relay_wakeups()))
         ttl = 3 * max(self.settings.queue_snapshot_seconds, 1.0)
         self.leadership = choose_leadership(self.app.state.database, self.redis, ttl)
-        self.tasks.append(asyncio.create_task(self._run_periodic()))
+        self.periodic = asyncio.create_task(self._run_periodic())
         log.info("queue_service_started", redis=self.redis is not None)
 
     async def stop(self) -> None:
+        # The periodic pass is let finish: a pass cancelled inside a database call
+        # can leave its connection open, and on SQLite still holding the lock.
+        self.stopping.set()
+        if self.periodic is not None:
+            try:
+                await asyncio.wait_for(self.periodic, STOP_GRACE_SECONDS)
+            except TimeoutError:
+                log.warning("queue_periodic_work_cancelled")
+            self.periodic = None
         for task in self.tasks:
             task.cancel()
         for task in self.tasks:
@@ -80,7 +93,7 @@ class QueueService:
         settings = self.settings
         tick = min(settings.queue_snapshot_seconds, settings.reaper_interval_seconds)
         next_reap = 0.0
-        while True:
+        while not self.stopping.is_set():
             started = time.monotonic()
             try:
                 leader = await self.leadership.acquire()
@@ -96,7 +109,8 @@ class QueueService:
             # A slow pass (a very long queue) is followed by a longer pause, so the
             # periodic work takes at most a fifth of the time (and of SQLite's lock).
             busy = time.monotonic() - started
-            await asyncio.sleep(max(tick, 4 * busy))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), max(tick, 4 * busy))
 
     async def _relay_wakeups(self) -> None:
         notifier = notifier_of(self.app)
