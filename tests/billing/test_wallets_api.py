@@ -97,6 +97,27 @@ async def test_duplicate_wallet_is_conflict(
     assert second.status_code == 409
 
 
+async def test_saving_deleted_wallet_again_restores_it(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    user = await create_user(session)
+    paypal = await create_wallet_type(session)
+    await session.commit()
+    body = {"info": "me@example.com", "walletTypeId": paypal.id}
+    headers = auth_headers(settings, user)
+    first = await client.post("/api/user-wallets/", json=body, headers=headers)
+    wallet_id = first.json()["data"]["id"]
+    deleted = await client.delete(f"/api/user-wallets/{wallet_id}", headers=headers)
+
+    again = await client.post("/api/user-wallets/", json=body, headers=headers)
+    listed = await client.get("/api/user-wallets", headers=headers)
+
+    assert deleted.status_code == 204
+    assert again.status_code == 201
+    assert again.json()["data"]["id"] == wallet_id
+    assert [wallet["id"] for wallet in listed.json()["data"]] == [wallet_id]
+
+
 async def _miss_lookup_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the next duplicate lookup return None, as it does for a request whose
     lookup ran just before a concurrent request saved the same wallet."""

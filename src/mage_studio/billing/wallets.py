@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,16 +55,34 @@ async def get_wallet(session: AsyncSession, user: User, wallet_id: int) -> UserW
     return wallet
 
 
+def _same_details(
+    user: User, info: str, wallet_type_id: int
+) -> Select[tuple[UserWallet]]:
+    return select(UserWallet).where(
+        UserWallet.user_id == user.id,
+        UserWallet.wallet_type_id == wallet_type_id,
+        UserWallet.info == info,
+    )
+
+
 async def _find_wallet(
     session: AsyncSession, user: User, info: str, wallet_type_id: int
 ) -> UserWallet | None:
+    query = _same_details(user, info, wallet_type_id)
     wallet: UserWallet | None = await session.scalar(
-        select(UserWallet).where(
-            UserWallet.user_id == user.id,
-            UserWallet.wallet_type_id == wallet_type_id,
-            UserWallet.info == info,
-            UserWallet.deleted_at.is_(None),
-        )
+        query.where(UserWallet.deleted_at.is_(None))
+    )
+    return wallet
+
+
+async def _find_hidden_wallet(
+    session: AsyncSession, user: User, info: str, wallet_type_id: int
+) -> UserWallet | None:
+    query = _same_details(user, info, wallet_type_id)
+    wallet: UserWallet | None = await session.scalar(
+        query.where(UserWallet.deleted_at.is_not(None))
+        .order_by(UserWallet.id.desc())
+        .limit(1)
     )
     return wallet
 
@@ -77,10 +95,20 @@ async def create_wallet(
     wallet_type_id: int,
     field: str = "walletTypeId",
 ) -> UserWallet:
-    """Save a wallet for the caller; the same details twice are a 409."""
+    """Save a wallet for the caller; the same details twice are a 409.
+
+    Details of a wallet the caller deleted bring that wallet back. MariaDB has no
+    partial indexes, so there the unique index covers hidden wallets too and a new
+    row with the same details could not be added.
+    """
     wallet_type = await _wallet_type(session, wallet_type_id, field)
     if await _find_wallet(session, user, info, wallet_type_id) is not None:
         raise Conflict("This wallet is already saved.")
+    hidden = await _find_hidden_wallet(session, user, info, wallet_type_id)
+    if hidden is not None:
+        hidden.deleted_at = None
+        await session.flush()
+        return hidden
     wallet = UserWallet(user_id=user.id, wallet_type=wallet_type, info=info)
     try:
         # A concurrent save of the same details fails on the unique index.
