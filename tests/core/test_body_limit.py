@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from mage_studio.config import Settings
+from mage_studio.core.body_limit import _declared_length
 from mage_studio.users.models import User
 from tests.factories import auth_headers
 
@@ -119,3 +121,15 @@ async def test_worker_api_is_exempt(
         headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [(b"12", 12), (b" 7 ", 7), (b"\xb2", None), (b"1e3", None), (b"-1", None)],
+)
+def test_declared_length_reads_ascii_digits(
+    header: bytes, expected: int | None
+) -> None:
+    scope = {"type": "http", "headers": [(b"content-length", header)]}
+
+    assert _declared_length(scope) == expected

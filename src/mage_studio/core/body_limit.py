@@ -31,18 +31,22 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 def _declared_length(scope: Scope) -> int | None:
     value = _header(scope, b"content-length")
-    if value is None or not value.strip().isdigit():
+    if value is None:
         return None
-    return int(value)
+    digits = value.strip()
+    # `isdigit` alone accepts digits such as "²" that `int` rejects.
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    return int(digits)
 
 
 class BodySizeLimitMiddleware:
     """Reject a non-multipart body over `max_bytes` with 413 in the error shape.
 
     A declared `Content-Length` over the limit is rejected before any byte is read.
-    A chunked body (or one longer than it declared) is counted while the app reads
-    it; once it passes the limit, `receive` raises and the app's own response to
-    that failure is replaced by the 413.
+    A chunked body, or one longer than it declared, is counted while the app reads
+    it. Once it passes the limit, `receive` raises, and the 413 replaces the app's
+    own response to that failure.
     """
 
     def __init__(

@@ -111,7 +111,7 @@ class Database:
             # keep the snapshot of its first read, so a row that a concurrent
             # transaction commits stays invisible to it (INSERT IGNORE then SELECT
             # finds nothing). The queries here expect PostgreSQL's default, READ
-            # COMMITTED, where each statement sees the latest committed rows.
+            # COMMITTED, where each statement reads the latest committed rows.
             kwargs["isolation_level"] = "READ COMMITTED"
         if self.is_sqlite:
             _ensure_sqlite_folder(url)
