@@ -75,8 +75,8 @@ class TokenPruner:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        # A prune in progress is let finish: cancelled inside a database call, it
-        # could leave its connection open, and on SQLite still holding the lock.
+        # Let a prune in progress finish, because one cancelled inside a database
+        # call can leave its connection open and, on SQLite, the write lock held.
         self._stopping.set()
         if self._task is not None:
             with contextlib.suppress(TimeoutError):

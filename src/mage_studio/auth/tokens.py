@@ -152,7 +152,8 @@ def _access_claims(claims: dict[str, Any]) -> AccessClaims:
         expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
     except (TypeError, ValueError, OverflowError, OSError) as exc:
         raise invalid from exc
-    # Only the signing key can mint such a subject, but a database would reject it.
+    # Only the signing key can create such a subject, but the database query for
+    # it would fail with an error instead of a 401.
     if not 1 <= user_id <= MAX_ROW_ID:
         raise invalid
     return AccessClaims(

@@ -95,7 +95,7 @@ async def create_wallet(
     wallet_type_id: int,
     field: str = "walletTypeId",
 ) -> UserWallet:
-    """Save a wallet for the caller; the same details twice are a 409.
+    """Save a wallet for the caller. Saving the same details twice raises Conflict.
 
     Details of a wallet the caller deleted bring that wallet back. MariaDB has no
     partial indexes, so there the unique index covers hidden wallets too and a new

@@ -66,8 +66,8 @@ class QueueService:
         log.info("queue_service_started", redis=self.redis is not None)
 
     async def stop(self) -> None:
-        # The periodic pass is let finish: a pass cancelled inside a database call
-        # can leave its connection open, and on SQLite still holding the lock.
+        # Let the periodic pass finish, because one cancelled inside a database
+        # call can leave its connection open and, on SQLite, the write lock held.
         self.stopping.set()
         if self.periodic is not None:
             try:

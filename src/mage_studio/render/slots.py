@@ -19,7 +19,7 @@ class WorkerConfig:
     """Claim filters and call pacing of one worker process."""
 
     name: str
-    """Worker name; with concurrency N > 1 the slots are `name.1` ... `name.N`."""
+    """Worker name. With concurrency N > 1 the slots are `name.1` ... `name.N`."""
     queues: tuple[str, ...] = ()
     """Queue names served; empty serves every queue."""
     generators: tuple[str, ...] = ()
@@ -41,7 +41,7 @@ class WorkerConfig:
     """Backoff between claims while the API is unreachable (retried forever)."""
 
     def claim_request(self, slot: str) -> ClaimRequest:
-        """Return the claim body of `slot`; raises ValidationError for bad names."""
+        """Return the claim body of `slot`. Raises ValidationError for invalid names."""
         return ClaimRequest.model_validate(
             {
                 "worker_name": slot,
@@ -59,7 +59,7 @@ class WorkerConfig:
 
 
 class JobObserver(Protocol):
-    """Receives job progress, for example to draw progress bars.
+    """An observer of job progress, for example for progress bars.
 
     `job_progress` is called from the render thread, the others from the event
     loop, so implementations must be thread-safe.
